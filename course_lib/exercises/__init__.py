@@ -1,0 +1,119 @@
+"""Checkers for the exercises at the end of every chapter.
+
+A learner writes an answer in the notebook and calls::
+
+    from course_lib.exercises import check
+    check("attention.sdpa", my_attention)
+
+``check`` prints a one-line verdict and returns a :class:`Result` with ``.passed`` and
+``.message``. A wrong answer gets a message that says *what* is wrong and a hint, never
+only "wrong". ``exercise_ids()`` lists every exercise.
+
+Each chapter's checkers live in a module of this package named after the chapter
+(``ch01_language_models.py``, ...) and register themselves with :func:`exercise`; this
+file only keeps the registry. (This is one departure from the flat layout of
+COURSE_DESIGN.md: with thirty-odd checkers, one file per chapter keeps each readable in
+one sitting.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    """The verdict on one answer."""
+
+    exercise_id: str
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        mark = "PASS" if self.passed else "NOT YET"
+        return f"[{mark}] {self.exercise_id}: {self.message}"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+class Fail(Exception):
+    """Raised inside a checker to reject an answer; its text is shown to the learner."""
+
+
+_REGISTRY: dict[str, tuple[Callable, str]] = {}
+_LOADED = False
+
+
+def exercise(exercise_id: str, summary: str):
+    """Decorator that registers ``fn(answer) -> str`` as the checker of ``exercise_id``.
+
+    The checker returns the success message, or raises :class:`Fail` with a message that
+    names what is wrong and gives a hint.
+    """
+
+    def register(fn: Callable) -> Callable:
+        if exercise_id in _REGISTRY:
+            raise ValueError(f"exercise id {exercise_id!r} is registered twice")
+        _REGISTRY[exercise_id] = (fn, summary)
+        return fn
+
+    return register
+
+
+def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("ch"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    _LOADED = True
+
+
+def exercise_ids() -> list[str]:
+    """All exercise ids, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def describe(exercise_id: str) -> str:
+    """The one-line summary of an exercise."""
+    _load_all()
+    return _REGISTRY[_known(exercise_id)][1]
+
+
+def check(exercise_id: str, answer, quiet: bool = False) -> Result:
+    """Check ``answer`` for ``exercise_id``; print the verdict (unless ``quiet``) and
+    return it as a :class:`Result`."""
+    _load_all()
+    fn, _ = _REGISTRY[_known(exercise_id)]
+    try:
+        result = Result(exercise_id, True, fn(answer))
+    except Fail as failure:
+        result = Result(exercise_id, False, str(failure))
+    except Exception as error:  # the learner's code raised: say so, not a traceback
+        result = Result(
+            exercise_id,
+            False,
+            f"your answer raised {type(error).__name__}: {error}. "
+            "Run it on a small input in a cell of its own to see where.",
+        )
+    if not quiet:
+        print(result)
+    return result
+
+
+def _known(exercise_id: str) -> str:
+    if exercise_id not in _REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(str(exercise_id), _REGISTRY, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"unknown exercise id {exercise_id!r}.{hint} exercise_ids() lists them all."
+        )
+    return exercise_id

@@ -1,0 +1,88 @@
+"""Every notebook is committed as executed top to bottom in a fresh kernel, is collected
+by nbval, and starts with the course's set-up cell and a Colab badge for its own
+path."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(
+    p
+    for p in (ROOT / "notebooks").rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
+COURSE = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["course"]
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_executed_in_order_without_errors(path):
+    nb = nbformat.read(path, as_version=4)
+    counts = [c.execution_count for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..n; re-run it from a fresh "
+        "kernel with `make notebooks` (or python tools/nb.py execute PATH)"
+    )
+    errors = [
+        o.ename for c in code_cells(nb) for o in c.outputs if o.output_type == "error"
+    ]
+    assert not errors, f"{path.name}: committed with error outputs {errors}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_setup_cell_and_colab_badge(path):
+    nb = nbformat.read(path, as_version=4)
+    rel = path.relative_to(ROOT).as_posix()
+    first_md = next(c for c in nb.cells if c.cell_type == "markdown")
+    slug = COURSE["repository"].split("github.com/", 1)[1].rstrip("/")
+    url = (
+        f"https://colab.research.google.com/github/{slug}/blob/{COURSE['branch']}/{rel}"
+    )
+    assert f"]({url})" in first_md.source, (
+        f"{rel}: badge missing or stale; run make colab"
+    )
+    setup = code_cells(nb)[0].source
+    assert 'if "google.colab" in sys.modules:' in setup
+    assert f"git+{COURSE['repository']}@{COURSE['branch']}" in setup
+    assert re.search(r"set_seed\(\d+\)", setup), f"{rel}: the first code cell must seed"
+
+
+def test_every_notebook_is_collected_by_nbval():
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    collected = {line.split("::")[0] for line in out.splitlines() if "::" in line}
+    missing = set(IDS) - collected
+    assert not missing, f"nbval does not collect {sorted(missing)}"
+
+
+def test_readme_badges_point_at_existing_notebooks():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = re.findall(
+        r"colab\.research\.google\.com/github/[^)\s]+?/blob/[^/]+/(\S+?\.ipynb)", readme
+    )
+    assert linked, "README.md has no Colab badges"
+    for rel in linked:
+        assert (ROOT / rel).exists(), f"README links {rel}, which does not exist"
+    chapters = {p for p in IDS if "/solutions/" not in p}
+    assert chapters <= set(linked), (
+        f"chapters without a README badge: {chapters - set(linked)}"
+    )

@@ -1,0 +1,224 @@
+"""Notebook tooling for contributors (learners never need it).
+
+    python tools/nb.py build SRC.py OUT.ipynb   # percent-format source -> notebook
+    python tools/nb.py export NB.ipynb OUT.py   # notebook -> percent-format source
+    python tools/nb.py execute NB.ipynb ...     # run each in a fresh kernel, save
+    python tools/nb.py colab                    # rewrite every badge and set-up cell
+
+The committed ``.ipynb`` files are the source of truth. ``export`` and ``build`` let a
+contributor edit a chapter as plain text and turn it back. The percent format is the one
+Jupytext, VS Code and Spyder use: ``# %%`` starts a code cell, ``# %% [markdown]`` a
+markdown cell (each line prefixed by ``# ``), and ``# %% tags=["nbval-ignore-output"]``
+gives a cell tags.
+
+``colab`` reads the repository URL and branch from ``[tool.course]`` in
+pyproject.toml and rewrites, in every notebook, the "Open in Colab" badge of the first
+markdown cell and the set-up cell (always the first code cell), and the badges of
+README.md. Change the URL in that one place, run ``make colab``, commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
+SETUP_MARK = "# Set-up: on Colab, install course_lib"
+PLACEHOLDER = "# (set-up cell"  # a source file may mark where the set-up cell goes
+
+
+def course_settings() -> tuple[str, str]:
+    """(repository URL, branch) from pyproject.toml's [tool.course]."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        course = tomllib.load(f)["tool"]["course"]
+    return course["repository"].rstrip("/"), course["branch"]
+
+
+def colab_url(relpath: str) -> str:
+    repo, branch = course_settings()
+    slug = repo.split("github.com/", 1)[1]
+    return f"https://colab.research.google.com/github/{slug}/blob/{branch}/{relpath}"
+
+
+def badge(relpath: str) -> str:
+    return f"[![Open In Colab]({BADGE_IMG})]({colab_url(relpath)})"
+
+
+def setup_cell_source() -> str:
+    repo, branch = course_settings()
+    return (
+        f"{SETUP_MARK} (elsewhere it is already installed).\n"
+        "# Written by `make colab`: change pyproject.toml, not this cell.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install -q "course_lib @ git+{repo}@{branch}"\n'
+        "\n"
+        "from course_lib.utils import set_seed\n"
+        "\n"
+        "generator = set_seed(0)  # every chapter starts from the same random numbers"
+    )
+
+
+# ---------------------------------------------------------------------------
+# build/export
+CELL_RE = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+
+
+def build(src: Path, out: Path) -> None:
+    cells, kind, tags, lines = [], None, [], []
+
+    def flush():
+        if kind is None:
+            return
+        text = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            text = "\n".join(re.sub(r"^# ?", "", ln) for ln in text.splitlines())
+            cell = nbformat.v4.new_markdown_cell(text)
+        else:
+            cell = nbformat.v4.new_code_cell(text)
+        if tags:
+            cell.metadata["tags"] = tags
+        cells.append(cell)
+
+    for line in src.read_text(encoding="utf-8").splitlines():
+        m = CELL_RE.match(line)
+        if m:
+            flush()
+            kind = "markdown" if m.group("md") else "code"
+            tags = json.loads(m.group("tags")) if m.group("tags") else []
+            lines = []
+        else:
+            lines.append(line)
+    flush()
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {
+        "kernelspec": {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": "python3",
+        },
+        "language_info": {"name": "python"},
+    }
+    sync_colab(nb, out.resolve().relative_to(ROOT).as_posix())
+    nbformat.write(nb, out)
+    print(f"built {out} ({len(cells)} cells)")
+
+
+def export(nb_path: Path, out: Path) -> None:
+    nb = nbformat.read(nb_path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        suffix = f" tags={json.dumps(tags)}" if tags else ""
+        if cell.cell_type == "markdown":
+            body = "\n".join(("# " + ln).rstrip() for ln in cell.source.splitlines())
+            parts.append(f"# %% [markdown]{suffix}\n{body}\n")
+        else:
+            parts.append(f"# %%{suffix}\n{cell.source}\n")
+    out.write_text("\n".join(parts), encoding="utf-8")
+    print(f"exported {out}")
+
+
+# --------------------------------------------------------------------------- colab
+def sync_colab(nb, relpath: str) -> bool:
+    """Put the badge and set-up cell in ``nb``; True if anything changed."""
+    changed = False
+    first_md = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if first_md is not None:
+        lines = first_md.source.splitlines()
+        lines = [ln for ln in lines if not ln.startswith("[![Open In Colab]")]
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        new = "\n".join([badge(relpath), "", *lines]).rstrip("\n")
+        if new != first_md.source:
+            first_md.source, changed = new, True
+    first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
+    src = setup_cell_source()
+    if first_code is not None and first_code.source.startswith(PLACEHOLDER):
+        first_code.source, changed = src, True
+    elif first_code is None or not first_code.source.startswith(SETUP_MARK):
+        index = nb.cells.index(first_md) + 1 if first_md is not None else 0
+        nb.cells.insert(index, nbformat.v4.new_code_cell(src))
+        changed = True
+    elif first_code.source != src:
+        first_code.source, changed = src, True
+    return changed
+
+
+def colab_all() -> None:
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        if sync_colab(nb, path.relative_to(ROOT).as_posix()):
+            nbformat.write(nb, path)
+            print(f"updated {path.relative_to(ROOT)} (re-execute it: make notebooks)")
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    new = re.sub(
+        r"https://colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/"
+        r"(notebooks/[^)\s]+\.ipynb)",
+        lambda m: colab_url(m.group(1)),
+        text,
+    )
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        print("updated README.md badges")
+
+
+# --------------------------------------------------------------------------- execute
+def execute(paths: list[Path], timeout: int = 600) -> None:
+    """Run each notebook top to bottom in a fresh kernel (cwd = its folder), save it."""
+    from nbclient import NotebookClient
+
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:  # no stale output survives a failed run
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        start = time.perf_counter()
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        try:
+            client.execute()
+        finally:
+            nbformat.write(nb, path)
+        seconds = time.perf_counter() - start
+        print(f"executed {path} in {seconds:.1f} s", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return
+    cmd, args = argv[0], argv[1:]
+    if cmd == "build" and len(args) == 2:
+        build(Path(args[0]), Path(args[1]))
+    elif cmd == "export" and len(args) == 2:
+        export(Path(args[0]), Path(args[1]))
+    elif cmd == "execute" and args:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        execute([Path(a) for a in args])
+    elif cmd == "colab" and not args:
+        colab_all()
+    else:
+        sys.exit(f"usage error: {' '.join(argv)}\n{__doc__}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
