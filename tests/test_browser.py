@@ -1,0 +1,87 @@
+"""Each chapter's explorer works in a real browser, as a learner meets it: JupyterLab
+opens the notebook in Debian's Chromium, Run All Cells, a control of the explorer is
+moved with the mouse (or another option picked), and the plot must be redrawn, with no
+widget error in the page or the browser console.
+
+The explorers tested are those listed in ``tools/browser.py``'s ``EXPLORERS``: adding a
+chapter is one line there. Screenshots (before/after, and the whole page when a test
+fails) and the browser console go to ``test-artifacts/browser/``.
+
+Skipped, saying why, when ``/usr/bin/chromium`` is absent (``apt-get install chromium``;
+``.ci/run`` installs it). Playwright's own browser download is never used.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tools.browser import (
+    CHROMIUM,
+    EXPLORERS,
+    NotebookPage,
+    change_control,
+    chromium,
+    explorer_stderr,
+    jupyter_lab,
+    plot_src,
+    wait_for_redraw,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser test skipped: Debian's Chromium is not at {CHROMIUM} "
+            "(install it with `apt-get install chromium`; .ci/run does this in CI)"
+        )
+    pytest.importorskip("playwright", reason="browser test skipped: no playwright")
+    with chromium() as context:
+        yield context
+
+
+@pytest.fixture(scope="module")
+def lab(browser):  # after `browser`, so a missing Chromium skips before Lab starts
+    with jupyter_lab() as lab:
+        yield lab
+
+
+@pytest.mark.parametrize("entry", EXPLORERS, ids=lambda e: f"{e.name}[{e.index}]")
+def test_explorer_redraws_in_the_browser(entry, lab, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = ARTIFACTS / f"{entry.name}-{entry.index}"
+    for old in ARTIFACTS.glob(f"{stem.name}-*"):
+        old.unlink()  # no stale failure picture from an earlier run
+    nb = NotebookPage(browser, lab, entry.notebook)
+    try:
+        nb.open()
+        nb.run_all()
+        box = nb.explorer(entry.index)
+        nb.wait_idle()
+        box.screenshot(path=f"{stem}-before.png")
+        before = plot_src(box)
+
+        action = change_control(box, entry.control)
+        after = wait_for_redraw(box, before)
+        nb.wait_idle()
+        box.screenshot(path=f"{stem}-after.png")
+
+        stderr = explorer_stderr(box)
+        assert not stderr, f"the explorer printed to stderr after '{action}':\n{stderr}"
+        assert after.startswith("data:image/png"), (
+            f"no plot in the explorer after '{action}'"
+        )
+        changed = after != before  # (not compared inline: two long base64 strings)
+        assert changed, f"the plot did not change after '{action}'"
+        assert not nb.widget_error_text(), nb.widget_error_text()
+        assert not nb.errors, "browser console errors:\n" + "\n".join(nb.errors)
+    except BaseException:
+        nb.page.screenshot(path=f"{stem}-failure.png", full_page=True)
+        raise
+    finally:
+        (stem.with_suffix(".console.txt")).write_text("\n".join(nb.console) + "\n")
+        nb.close()
