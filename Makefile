@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS   ?= $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard notebooks/solutions/*.ipynb))
 
-.PHONY: help lab test test-fast notebooks colab lint clean
+.PHONY: help lab test test-fast notebooks colab screenshots lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ notebooks: $(STAMP) ## re-execute every notebook top to bottom in a fresh kernel
 
 colab: $(STAMP) ## rewrite Colab badges and set-up cells from pyproject's [tool.course]
 	$(BIN)/python tools/nb.py colab
+
+screenshots: $(STAMP) ## render each chapter's explorer to docs/screenshots/ (needs chromium)
+	$(BIN)/python tools/browser.py screenshots
 
 lint: $(STAMP) ## ruff over the library, tests and notebooks
 	$(BIN)/ruff check course_lib tests tools benchmarks notebooks

@@ -18,6 +18,7 @@ import pytest
 from tools.browser import (
     CHROMIUM,
     EXPLORERS,
+    SCREENSHOTS,
     NotebookPage,
     change_control,
     chromium,
@@ -27,9 +28,8 @@ from tools.browser import (
     wait_for_redraw,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,8 @@ def lab(browser):  # after `browser`, so a missing Chromium skips before Lab sta
         yield lab
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", EXPLORERS, ids=lambda e: f"{e.name}[{e.index}]")
 def test_explorer_redraws_in_the_browser(entry, lab, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -85,3 +87,18 @@ def test_explorer_redraws_in_the_browser(entry, lab, browser):
     finally:
         (stem.with_suffix(".console.txt")).write_text("\n".join(nb.console) + "\n")
         nb.close()
+
+
+def test_explorers_are_listed_and_shown_in_the_readme():
+    """Every listed notebook exists, and every screenshot is committed and in the
+    README (after adding an entry: `make screenshots`, then a cell in the README's
+    gallery). Needs no browser."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for entry in EXPLORERS:
+        assert (ROOT / entry.notebook).exists(), f"EXPLORERS lists {entry.notebook}"
+        if entry.screenshot:
+            png = SCREENSHOTS / f"{entry.name}.png"
+            rel = png.relative_to(ROOT).as_posix()
+            assert png.exists(), f"{rel} missing: run make screenshots"
+            assert png.stat().st_size < 200_000, f"{rel} is over 200 KB"
+            assert rel in readme, f"README.md does not show {rel}"

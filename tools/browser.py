@@ -7,9 +7,11 @@ react in a browser: run the notebook, move a control, the plot changes, the cons
 shows no widget error) and ``make screenshots``, which renders each chapter's main
 explorer to ``docs/screenshots/<notebook name>.png`` for the README.
 
-Adding a chapter is one line in :data:`EXPLORERS`: the notebook, and, when the default
-("the first ``.course-explorer`` in the notebook, change its first control") is not the
-one to drive, which explorer and which control (by its label).
+Adding a chapter's explorer is one line in :data:`EXPLORERS`: the notebook, and, when
+the default ("the first ``.course-explorer`` in the notebook, change its first control")
+is not the one to drive, which explorer and which control (by its label), e.g.
+``Explorer("notebooks/04_multi_head_attention.ipynb", control="head")``. Then run
+``make screenshots`` and show the new PNG in the README's gallery (a test checks both).
 
 What runs, and why it never touches your own Jupyter or the network:
 
@@ -427,7 +429,7 @@ def screenshot_explorer(explorer, path: Path, margin: int = 8) -> Path:
     boxes += [parts.nth(i).bounding_box() for i in range(parts.count())]
     boxes = [b for b in boxes if b]
     left = min(b["x"] for b in boxes) - margin
-    top = min(b["y"] for b in boxes) - margin
+    top = boxes[0]["y"]  # not above the explorer: that is the code cell's border
     right = max(b["x"] + b["width"] for b in boxes[1:]) + margin
     bottom = max(b["y"] + b["height"] for b in boxes) + margin
     path.parent.mkdir(parents=True, exist_ok=True)
