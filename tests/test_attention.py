@@ -1,0 +1,173 @@
+"""course_lib.attention against PyTorch's own attention."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.attention import (
+    KVCache,
+    MultiHeadAttention,
+    causal_mask,
+    copy_mha_from_torch,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+
+TOL = {
+    torch.float64: dict(rtol=1e-10, atol=1e-10),
+    torch.float32: dict(rtol=1e-5, atol=1e-5),
+}
+
+
+def random_mask(*shape, generator):
+    mask = torch.rand(*shape, generator=generator) > 0.3
+    mask[..., 0] = True  # keep one key per query so the reference has no empty row
+    return mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("T, S, D", [(1, 1, 4), (5, 5, 8), (3, 7, 16)])
+@pytest.mark.parametrize("masking", ["none", "random", "causal"])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_sdpa_equals_torch(dtype, T, S, D, masking, need_weights):
+    g = torch.Generator().manual_seed(T * 100 + S)
+    q, k, v = (torch.randn(2, 3, n, D, generator=g, dtype=dtype) for n in (T, S, S))
+    mask = {
+        "none": None,
+        "random": random_mask(2, 1, T, S, generator=g),
+        "causal": causal_mask(T, S),
+    }[masking]
+    out, weights = scaled_dot_product_attention(
+        q, k, v, mask, need_weights=need_weights
+    )
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+    if need_weights:
+        assert weights.shape == (2, 3, T, S)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, T, dtype=dtype))
+    else:
+        assert weights is None
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_is_causal_matches_torch_and_explicit_mask(need_weights):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 6, 8, generator=g) for _ in range(3))
+    out, _ = scaled_dot_product_attention(
+        q, k, v, is_causal=True, need_weights=need_weights
+    )
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    )
+    explicit, _ = scaled_dot_product_attention(
+        q, k, v, causal_mask(6), need_weights=True
+    )
+    torch.testing.assert_close(out, explicit)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_fully_masked_query_gives_zeros_not_nan(need_weights):
+    q, k, v = torch.randn(1, 3, 4), torch.randn(1, 5, 4), torch.randn(1, 5, 4)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    mask[1] = False
+    out, weights = scaled_dot_product_attention(
+        q, k, v, mask, need_weights=need_weights
+    )
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[0, 1], torch.zeros(4))
+    if need_weights:
+        torch.testing.assert_close(weights[0, 1], torch.zeros(5))
+
+
+def test_causal_mask_shape_and_offset():
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
+    # the last 2 of 4 positions: query 0 is position 2, sees keys 0..2
+    assert causal_mask(2, 4).tolist() == [[True, True, True, False], [True] * 4]
+
+
+def test_padding_mask():
+    mask = padding_mask([2, 3], 4)
+    assert mask.shape == (2, 1, 1, 4)
+    assert mask[:, 0, 0].tolist() == [
+        [True, True, False, False],
+        [True, True, True, False],
+    ]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("kind", ["self", "cross"])
+@pytest.mark.parametrize("masking", ["none", "causal", "padding"])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_equals_nn_multiheadattention(dtype, bias, kind, masking, need_weights):
+    torch.manual_seed(0)
+    B, C, H = 2, 16, 4
+    T, S = (5, 5) if kind == "self" else (3, 6)
+    ref = nn.MultiheadAttention(C, H, bias=bias, batch_first=True, dtype=dtype).eval()
+    ours = MultiHeadAttention(C, H, bias=bias).to(dtype).eval()
+    copy_mha_from_torch(ours, ref)
+    query = torch.randn(B, T, C, dtype=dtype)
+    key = query if kind == "self" else torch.randn(B, S, C, dtype=dtype)
+    if masking == "none":
+        mask, ref_kwargs = None, {}
+    elif masking == "causal":
+        mask = causal_mask(T, S)
+        ref_kwargs = {"attn_mask": ~mask}  # nn.MultiheadAttention: True = blocked
+    else:
+        mask = padding_mask([S, S - 2], S)
+        ref_kwargs = {"key_padding_mask": ~mask[:, 0, 0]}
+    out, weights = ours(query, key, key, mask, need_weights=need_weights)
+    ref_out, ref_weights = ref(
+        query, key, key, need_weights=True, average_attn_weights=False, **ref_kwargs
+    )
+    torch.testing.assert_close(out, ref_out, **TOL[dtype])
+    if need_weights:
+        torch.testing.assert_close(weights, ref_weights, **TOL[dtype])
+
+
+def test_mha_paths_agree_on_gradients():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(12, 3).double()
+    x = torch.randn(2, 5, 12, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for need_weights in (True, False):
+        out, _ = mha(x, x, x, causal_mask(5), need_weights=need_weights)
+        grads.append(torch.autograd.grad(out.square().sum(), [x, *mha.parameters()]))
+    for slow, fast in zip(*grads, strict=True):
+        torch.testing.assert_close(slow, fast)
+
+
+def test_kv_cache_gives_the_same_outputs_as_full_attention():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2).eval()
+    x = torch.randn(1, 6, 8)
+    full, _ = mha(x, x, x, is_causal=True)
+    cache = KVCache()
+    first, _ = mha(x[:, :4], x[:, :4], x[:, :4], is_causal=True, cache=cache)
+    steps = [first]
+    for t in (4, 5):  # one new token at a time attends everything cached
+        step, _ = mha(x[:, t : t + 1], x[:, t : t + 1], x[:, t : t + 1], cache=cache)
+        steps.append(step)
+    assert len(cache) == 6
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="embed_dim=10 must be a positive multiple"):
+        MultiHeadAttention(10, 3)
+    q, k = torch.randn(2, 3, 4), torch.randn(2, 5, 6)
+    with pytest.raises(ValueError, match=r"same width D.*\(2, 3, 4\).*\(2, 5, 6\)"):
+        scaled_dot_product_attention(q, k, k)
+    k = torch.randn(2, 5, 4)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        scaled_dot_product_attention(q, k, k, torch.ones(3, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool tensor"):
+        scaled_dot_product_attention(q, k, k, torch.zeros(3, 5))
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"query must be \(B, T, C=8\)"):
+        mha(torch.randn(2, 3, 6), torch.randn(2, 3, 8), torch.randn(2, 3, 8))
