@@ -231,10 +231,6 @@ def chromium(viewport=(1280, 900)):
 
 
 # --------------------------------------------------------------------------- a notebook
-# What JupyterLab's widget manager writes into the page when a widget cannot be shown.
-WIDGET_ERROR_TEXT = ("Error displaying widget", "Failed to load", "model not found")
-
-
 class NotebookPage:
     """One notebook open in JupyterLab; collects the browser console as it goes."""
 
@@ -301,22 +297,34 @@ class NotebookPage:
             f"(prompts {counts}); a cell probably raised"
         )
 
-    def explorer(self, index: int = 0):
-        """The ``index``-th ``.course-explorer`` widget, once its plot is drawn."""
+    def explorer(self, index: int = 0, timeout: float = 30):
+        """The ``index``-th ``.course-explorer`` widget, once its plot is drawn; fails
+        at once, with what the page and console say, if a widget cannot be shown."""
         boxes = self.page.locator(".jp-Notebook .course-explorer")
-        count = boxes.count()
-        assert count > index, (
-            f"{self.notebook}: found {count} .course-explorer widget(s), wanted "
-            f"#{index}; page says: {self.widget_error_text() or 'no widget error'}"
-        )
+        plots = boxes.nth(index).locator(".widget-output img")
+        deadline = time.monotonic() + timeout
+        while plots.count() == 0:
+            if self.widget_error_text() or self.errors or time.monotonic() > deadline:
+                time.sleep(0.5)  # let the console catch up with the page
+                said = [self.widget_error_text(), *self.errors]
+                raise AssertionError(
+                    f"{self.notebook}: no plot (yet) in .course-explorer #{index} "
+                    f"({boxes.count()} found); the page and console say:\n"
+                    + ("\n".join(s for s in said if s) or "nothing")
+                )
+            time.sleep(0.2)
         box = boxes.nth(index)
         box.scroll_into_view_if_needed()
-        box.locator(".widget-output img").first.wait_for(timeout=30e3)
         return box
 
     def widget_error_text(self) -> str:
-        text = self.page.locator(".jp-Notebook").inner_text()
-        return "; ".join(e for e in WIDGET_ERROR_TEXT if e in text)
+        """What JupyterLab's widget manager shows where it cannot draw a widget."""
+        return self.page.evaluate(
+            """() => [...document.querySelectorAll('.jp-Notebook .jupyter-widgets')]
+                .filter(e => e.querySelector(':scope > .jupyter-widgets-error-widget')
+                    || e.textContent.startsWith('Error displaying widget'))
+                .map(e => e.textContent.trim().slice(0, 300)).join('\\n')"""
+        )
 
     def close(self) -> None:
         self.page.close()
