@@ -58,7 +58,38 @@ def test_setup_cell_and_colab_badge(path):
     setup = code_cells(nb)[0].source
     assert 'if "google.colab" in sys.modules:' in setup
     assert f"git+{COURSE['repository']}@{COURSE['branch']}" in setup
+    for line in (ln for ln in setup.splitlines() if "pip install" in ln):
+        words = line.replace('"', " ").split()
+        assert "-U" not in words and "--upgrade" not in words, (
+            f"{rel}: the set-up cell must not upgrade Colab's own packages: {line}"
+        )
     assert re.search(r"set_seed\(\d+\)", setup), f"{rel}: the first code cell must seed"
+
+
+# What Colab ships (its published list, 2026-08; see STACK_NOTES.md). The set-up cell
+# installs course_lib over these: pip keeps every package whose version satisfies our
+# lower bounds, so these must satisfy them, or Colab would pull a multi-GB torch (and a
+# restart) or ipywidgets 8, which hides even core widgets there.
+COLAB = {
+    "torch": "2.11.0",
+    "transformers": "5.15.0",
+    "tokenizers": "0.22.0",
+    "ipywidgets": "7.7.1",
+    "matplotlib": "3.10.0",
+}
+
+
+def test_colab_keeps_its_own_torch_and_ipywidgets():
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = {r.name: r for r in map(Requirement, deps["dependencies"])}
+    for name, version in COLAB.items():
+        assert name in requirements, f"{name} is no longer a dependency: update COLAB"
+        assert requirements[name].specifier.contains(version), (
+            f"pyproject requires {requirements[name]}, but Colab has {name} {version}: "
+            "the Colab set-up cell would replace it"
+        )
 
 
 def test_every_notebook_is_collected_by_nbval():
