@@ -289,13 +289,21 @@ class NotebookPage:
         except Exception as exc:
             raise AssertionError(f"{self.notebook}: Run All did not start") from exc
         self.wait_idle(timeout)
-        prompts = self.page.locator(".jp-CodeCell .jp-InputPrompt")
-        counts = [t.strip() for t in prompts.all_text_contents()]
-        expected = [f"[{i}]:" for i in range(1, len(counts) + 1)]
-        assert counts == expected, (
-            f"{self.notebook}: not every cell ran in order after Run All "
-            f"(prompts {counts}); a cell probably raised"
+        counts = self.page.evaluate(  # prompts of the code cells that are not empty
+            """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')]
+                .filter(c => c.querySelector('.cm-content').textContent.trim())
+                .map(c => c.querySelector('.jp-InputPrompt').textContent.trim())"""
         )
+        expected = [f"[{i}]:" for i in range(1, len(counts) + 1)]
+        if counts != expected:
+            stderr = self.page.locator(
+                ".jp-Notebook [data-mime-type='application/vnd.jupyter.stderr']"
+            ).all_text_contents()
+            raise AssertionError(
+                f"{self.notebook}: not every cell ran in order after Run All (prompts "
+                f"{counts}); the last error output says:\n"
+                + (stderr[-1][-1500:] if stderr else "nothing")
+            )
 
     def explorer(self, index: int = 0, timeout: float = 30):
         """The ``index``-th ``.course-explorer`` widget, once its plot is drawn; fails
