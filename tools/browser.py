@@ -279,13 +279,13 @@ class NotebookPage:
 
     def run_all(self, timeout: float = 300) -> None:
         """Run → Run All Cells, as a learner would, and wait until every cell ran."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        self.page.locator(".lm-MenuBar-itemLabel:text-is('Run')").click()
         self.page.locator(
             "li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))"
         ).click()
         queued = self.page.locator(".jp-InputPrompt", has_text="*")
         try:  # cells show [*] as soon as they are queued
-            queued.first.wait_for(timeout=10e3)
+            queued.first.wait_for(state="attached", timeout=10e3)
         except Exception as exc:
             raise AssertionError(f"{self.notebook}: Run All did not start") from exc
         self.wait_idle(timeout)
