@@ -368,7 +368,7 @@ def explorer_stderr(explorer) -> str:
 
 
 def _control(explorer, label: str | None):
-    controls = explorer.locator(":scope > .widget-hbox > .widget-inline-hbox")
+    controls = explorer.locator(":scope > .widget-hbox > *")  # explorer()'s HBox
     if label is None:
         return controls.first
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
