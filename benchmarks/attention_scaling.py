@@ -43,7 +43,8 @@ def main() -> None:
     )
     print(
         f"self-attention, B=1, H={args.heads}, D={args.head_dim}, float32, "
-        f"{args.device}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.2f}"
+        f"{args.device}, {torch.get_num_threads()} threads, "
+        f"load {os.getloadavg()[0]:.2f}"
     )
     print(f"{'T':>6} {'path':>9} {'ms/call':>10} {'peak MiB':>10} {'(H,T,T) MiB':>12}")
     for r in rows:
