@@ -307,3 +307,29 @@ class MultiHeadAttention(nn.Module):
             q, k, v, mask, dropout_p, is_causal=is_causal, need_weights=need_weights
         )
         return self.out_proj(self.merge_heads(out)), weights  # (B, T, C), (B, H, T, S)
+
+
+def copy_mha_from_torch(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
+    """Copy the weights of PyTorch's ``nn.MultiheadAttention`` into ours.
+
+    PyTorch keeps the three input projections stacked in one ``(3C, C)`` matrix
+    ``in_proj_weight`` (rows: q, then k, then v); we keep three ``nn.Linear``.
+    """
+    C = ours.embed_dim
+    if ref.embed_dim != C or ref.num_heads != ours.num_heads:
+        raise ValueError(
+            f"shape mismatch: ours has embed_dim={C}, num_heads={ours.num_heads}; "
+            f"the reference has {ref.embed_dim}, {ref.num_heads}."
+        )
+    if ref.in_proj_weight is None:
+        raise ValueError(
+            "the reference uses separate kdim/vdim projections; unsupported."
+        )
+    with torch.no_grad():
+        for i, proj in enumerate((ours.q_proj, ours.k_proj, ours.v_proj)):
+            proj.weight.copy_(ref.in_proj_weight[i * C : (i + 1) * C])
+            if proj.bias is not None:
+                proj.bias.copy_(ref.in_proj_bias[i * C : (i + 1) * C])
+        ours.out_proj.weight.copy_(ref.out_proj.weight)
+        if ours.out_proj.bias is not None:
+            ours.out_proj.bias.copy_(ref.out_proj.bias)

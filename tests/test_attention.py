@@ -10,6 +10,7 @@ from course_lib.attention import (
     MultiHeadAttention,
     attention_backward,
     causal_mask,
+    copy_mha_from_torch,
     padding_mask,
     scaled_dot_product_attention,
 )
@@ -99,18 +100,6 @@ def test_padding_mask():
     ]
 
 
-def copy_from_torch(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
-    C = ours.embed_dim
-    with torch.no_grad():
-        for i, proj in enumerate((ours.q_proj, ours.k_proj, ours.v_proj)):
-            proj.weight.copy_(ref.in_proj_weight[i * C : (i + 1) * C])
-            if proj.bias is not None:
-                proj.bias.copy_(ref.in_proj_bias[i * C : (i + 1) * C])
-        ours.out_proj.weight.copy_(ref.out_proj.weight)
-        if ours.out_proj.bias is not None:
-            ours.out_proj.bias.copy_(ref.out_proj.bias)
-
-
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("kind", ["self", "cross"])
@@ -122,7 +111,7 @@ def test_mha_equals_nn_multiheadattention(dtype, bias, kind, masking, need_weigh
     T, S = (5, 5) if kind == "self" else (3, 6)
     ref = nn.MultiheadAttention(C, H, bias=bias, batch_first=True, dtype=dtype).eval()
     ours = MultiHeadAttention(C, H, bias=bias).to(dtype).eval()
-    copy_from_torch(ours, ref)
+    copy_mha_from_torch(ours, ref)
     query = torch.randn(B, T, C, dtype=dtype)
     key = query if kind == "self" else torch.randn(B, S, C, dtype=dtype)
     if masking == "none":

@@ -1,0 +1,85 @@
+"""course_lib.layers against PyTorch's own Transformer layers."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.attention import causal_mask, padding_mask
+from course_lib.layers import (
+    DecoderBlock,
+    EncoderBlock,
+    FeedForward,
+    copy_block_from_torch,
+)
+
+C, H, FF = 16, 4, 32
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_feed_forward_equals_the_formula(activation):
+    torch.manual_seed(0)
+    ffn = FeedForward(C, FF, activation=activation).double()
+    x = torch.randn(2, 5, C, dtype=torch.float64)
+    act = torch.relu if activation == "relu" else nn.functional.gelu
+    w1, b1 = ffn.linear1.weight, ffn.linear1.bias
+    w2, b2 = ffn.linear2.weight, ffn.linear2.bias
+    torch.testing.assert_close(ffn(x), act(x @ w1.T + b1) @ w2.T + b2)
+
+
+def test_unknown_activation_is_a_clear_error():
+    with pytest.raises(ValueError, match="activation='swish' is not one of"):
+        FeedForward(C, FF, activation="swish")
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("masking", ["none", "causal", "padding"])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_encoder_block_equals_torch(norm_first, activation, masking, need_weights):
+    torch.manual_seed(0)
+    kwargs = dict(dropout=0.0, activation=activation, norm_first=norm_first)
+    ref = (
+        nn.TransformerEncoderLayer(C, H, FF, batch_first=True, **kwargs).double().eval()
+    )
+    ours = EncoderBlock(C, H, FF, **kwargs).double().eval()
+    copy_block_from_torch(ours, ref)
+    x = torch.randn(2, 6, C, dtype=torch.float64)
+    mask, ref_kwargs = None, {}
+    if masking == "causal":
+        mask, ref_kwargs = causal_mask(6), {"src_mask": ~causal_mask(6)}
+    elif masking == "padding":
+        mask = padding_mask([6, 4], 6)
+        ref_kwargs = {"src_key_padding_mask": ~mask[:, 0, 0]}
+    out, _ = ours(x, mask, need_weights=need_weights)
+    expected = ref(x, **ref_kwargs)
+    if (
+        masking == "padding"
+    ):  # PyTorch's fast path zeroes padded positions; compare the rest
+        keep = mask[:, 0, 0, :, None]
+        out, expected = out * keep, expected * keep
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_decoder_block_equals_torch(norm_first, need_weights):
+    torch.manual_seed(0)
+    kwargs = dict(dropout=0.0, norm_first=norm_first)
+    ref = (
+        nn.TransformerDecoderLayer(C, H, FF, batch_first=True, **kwargs).double().eval()
+    )
+    ours = DecoderBlock(C, H, FF, **kwargs).double().eval()
+    copy_block_from_torch(ours, ref)
+    y = torch.randn(2, 5, C, dtype=torch.float64)
+    memory = torch.randn(2, 7, C, dtype=torch.float64)
+    src = padding_mask([7, 5], 7)
+    out, self_w, cross_w = ours(
+        y, memory, causal_mask(5), src, need_weights=need_weights
+    )
+    expected = ref(
+        y, memory, tgt_mask=~causal_mask(5), memory_key_padding_mask=~src[:, 0, 0]
+    )
+    torch.testing.assert_close(out, expected)
+    if need_weights:
+        assert self_w.shape == (2, H, 5, 5) and cross_w.shape == (2, H, 5, 7)
+        assert cross_w[1, :, :, 5:].abs().max() == 0  # padding gets no attention
