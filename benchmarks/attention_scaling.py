@@ -5,6 +5,7 @@ small version of this table.
 
     python benchmarks/attention_scaling.py                    # T = 64 .. 8192, CPU
     python benchmarks/attention_scaling.py --max-T 2048 --device cuda
+    python benchmarks/attention_scaling.py --threads 1   # steadier on a busy machine
 
 Memory is the peak of PyTorch's allocator during one call (on the CPU replayed from
 torch.profiler's allocation events; see course_lib/profiling.py). Prints a table, the
@@ -31,7 +32,12 @@ def main() -> None:
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: torch's)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     lengths = []
     T = args.min_T

@@ -17,8 +17,11 @@ step-by-step one.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -47,6 +50,22 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     return min(times)
 
 
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """Send the C-level stderr to /dev/null for a moment: the profiler's backend
+    (kineto) writes a 'profiler_start/stop' log line there on every run, which would
+    clutter a notebook's output. Python errors are exceptions and still come through."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
     """Peak bytes PyTorch allocated while ``fn()`` ran, above what was held before.
 
@@ -67,8 +86,9 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
         )
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    with _quiet_c_stderr():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
     # every allocation (+bytes) and free (-bytes), as the allocator saw them
     events = sorted(
         (e.start_ns(), e.nbytes())

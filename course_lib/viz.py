@@ -124,7 +124,7 @@ def draw_scaling(d_k: int = 64, scaled: bool = True) -> Figure:
     weights of one query over 8 keys (right), with the three numbers printed on top."""
     stats = softmax_saturation(d_k, scaled)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.hist(stats["scores"].flatten().numpy(), bins=40, range=(-40, 40), color="C0")
+    left.hist(stats["scores"].flatten().numpy(), bins=50, range=(-50, 50), color="C0")
     left.set_xlabel("score q·k" + (" / √d_k" if scaled else ""))
     left.set_ylabel("count")
     left.set_title("scores (256 queries × 8 keys)")
@@ -172,9 +172,10 @@ def draw_query(weights, tokens, query: int = 0) -> Figure:
     return fig
 
 
-def attention_explorer(examples: dict):
+def attention_explorer(examples: dict, query: int = 0):
     """A widget over several sentences: ``examples`` maps a sentence name to
-    ``(tokens, weights)`` with weights ``(T, T)``. Pick a sentence and a query token."""
+    ``(tokens, weights)`` with weights ``(T, T)``. Pick a sentence and a query token
+    (``query`` is the one shown first)."""
     import ipywidgets as widgets
 
     if not examples:
@@ -189,10 +190,15 @@ def attention_explorer(examples: dict):
     sentence = widgets.Dropdown(
         options=list(examples), value=first, description="sentence"
     )
-    query = widgets.Dropdown(options=token_options(first), value=0, description="query")
+    options = token_options(first)
+    query = widgets.Dropdown(
+        options=options, value=min(query, len(options) - 1), description="query"
+    )
 
     def follow(change):  # a new sentence brings its own tokens to the query picker
+        keep = query.value  # stay on the same position where the sentence has one
         query.options = token_options(change["new"])
+        query.value = min(keep, len(query.options) - 1)
 
     sentence.observe(follow, names="value")
 
@@ -217,7 +223,7 @@ def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
         )
     L, H = weights.shape[:2]
     layer, head = min(max(int(layer), 0), L - 1), min(max(int(head), 0), H - 1)
-    fig = plt.figure(figsize=(12, 4.8))
+    fig = plt.figure(figsize=(12, 1.0 + 1.9 * L))
     grid = fig.add_gridspec(L, H + 3, width_ratios=[1] * H + [0.3, 2.2, 2.2])
     for i in range(L):
         for j in range(H):
@@ -244,9 +250,9 @@ def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
     return fig
 
 
-def head_explorer(weights, tokens):
+def head_explorer(weights, tokens, layer: int = 0, head: int = 0):
     """A widget to pick a layer and a head of ``(L, H, T, T)`` weights (see
-    :func:`draw_heads`)."""
+    :func:`draw_heads`); ``layer`` and ``head`` are the ones shown first."""
     import ipywidgets as widgets
 
     L, H = weights.shape[:2]
@@ -257,10 +263,10 @@ def head_explorer(weights, tokens):
     return explorer(
         draw,
         layer=widgets.IntSlider(
-            0, 0, L - 1, description="layer", continuous_update=False
+            layer, 0, L - 1, description="layer", continuous_update=False
         ),
         head=widgets.IntSlider(
-            0, 0, H - 1, description="head", continuous_update=False
+            head, 0, H - 1, description="head", continuous_update=False
         ),
     )
 

@@ -84,6 +84,7 @@ def test_num_parameters_checker():
         "left out the biases": lambda C, H, bias=True: 4 * C * C,
         "grows with the number of heads": lambda C, H, bias=True: H * right(C, H, bias),
         "embed_dim=512": lambda C, H, bias=True: 0,
+        "expected an int": lambda C, H, bias=True: None,
     }
     for words, answer in wrong.items():
         result = check("mha.num_parameters", answer, quiet=True)

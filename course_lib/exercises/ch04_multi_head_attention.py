@@ -108,7 +108,11 @@ def check_forward(fn) -> str:
     with torch.no_grad():
         got = run(query, key, key, mask)
         if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got)
+            shape = (
+                tuple(got.shape)
+                if isinstance(got, torch.Tensor)
+                else type(got).__name__
+            )
             raise Fail(f"expected out of shape {tuple(want.shape)}, got {shape}.")
         if _same(got, variant(H, C // H, project_out=False)):
             raise Fail(
@@ -143,6 +147,12 @@ def check_num_parameters(fn) -> str:
     cases = [(512, 8, True), (64, 4, False), (96, 1, True), (96, 12, True)]
     for C, H, bias in cases:
         got = fn(C, H, bias)
+        if isinstance(got, bool) or not isinstance(got, int):
+            raise Fail(
+                f"expected an int, got {type(got).__name__}. Hint: each "
+                "nn.Linear(C, C) "
+                "has a C×C weight and, with bias, C more."
+            )
         want = 4 * C * C + (4 * C if bias else 0)
         if got == want:
             continue
@@ -158,5 +168,8 @@ def check_num_parameters(fn) -> str:
                 f"for H={H} your count grows with the number of heads. It must not: "
                 "the H heads share out the C×C projections, each taking C/H columns."
             )
-        raise Fail(f"for embed_dim={C}, num_heads={H}, bias={bias}: got {got}, not it.")
+        raise Fail(
+            f"for embed_dim={C}, num_heads={H}, bias={bias} you count {got}, which is "
+            "not it. Count each of the four nn.Linear(C, C) layers: weight and bias."
+        )
     return "4·C² + 4·C, whatever the number of heads: heads split C, they do not add."
