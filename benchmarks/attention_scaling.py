@@ -3,7 +3,8 @@ teaching path (which builds the (H, T, T) weights) against PyTorch's fused
 F.scaled_dot_product_attention (which never holds them whole). Chapter 04 plots a
 small version of this table.
 
-    python benchmarks/attention_scaling.py                    # T = 64 .. 8192, CPU
+    python benchmarks/attention_scaling.py                    # T = 64 .. 4096, CPU
+    python benchmarks/attention_scaling.py --max-T 8192       # 2 GiB more, ~2 min
     python benchmarks/attention_scaling.py --max-T 2048 --device cuda
     python benchmarks/attention_scaling.py --threads 1   # steadier on a busy machine
 
@@ -27,7 +28,7 @@ from course_lib.profiling import attention_scaling, loglog_slope
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--min-T", type=int, default=64)
-    parser.add_argument("--max-T", type=int, default=8192)
+    parser.add_argument("--max-T", type=int, default=4096)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
@@ -37,7 +38,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.threads:
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)  # also what the header line reports
 
     lengths = []
     T = args.min_T

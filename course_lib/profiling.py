@@ -109,11 +109,16 @@ def attention_scaling(
     repeat: int = 5,
     device: str = "cpu",
     memory: bool = True,
+    threads: int | None = None,
 ) -> list[dict]:
     """Time and peak memory of self-attention over ``T`` tokens, for each ``T`` in
     ``lengths``, on two paths: ``"teaching"`` (our step-by-step
     :func:`~course_lib.attention.scaled_dot_product_attention`, which builds the
     ``(T, T)`` matrix of weights) and ``"fused"`` (``F.scaled_dot_product_attention``).
+
+    ``threads`` sets PyTorch's CPU threads for the measurement (and restores them
+    after): one thread gives steadier times on a busy machine, since no thread waits
+    for another that the system has paused.
 
     Returns one dict per (T, path): ``T``, ``path``, ``seconds``, ``peak_bytes`` (None
     when ``memory`` is False) and ``weights_bytes``, the size of one ``(H, T, T)``
@@ -121,6 +126,13 @@ def attention_scaling(
     """
     if not lengths or min(lengths) < 1:
         raise ValueError(f"attention_scaling: lengths must be positive, got {lengths}.")
+    if threads is not None:
+        saved = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return attention_scaling(lengths, heads, head_dim, repeat, device, memory)
+        finally:
+            torch.set_num_threads(saved)
     paths = {
         "teaching": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
         "fused": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
