@@ -75,6 +75,8 @@ class Explorer:
 # give `screenshot=False` to all but its main one.
 EXPLORERS = [
     Explorer("notebooks/00_welcome.ipynb"),
+    Explorer("notebooks/03_attention.ipynb", index=1),  # sentence + query explorer
+    Explorer("notebooks/04_multi_head_attention.ipynb"),  # per-head explorer
 ]
 
 
@@ -440,6 +442,9 @@ def screenshot_explorer(explorer, path: Path, margin: int = 8) -> Path:
     """Save the explorer, cropped to its controls and plot, as a PNG."""
     page = explorer.page
     page.mouse.move(0, 0)  # no hover highlight in the picture
+    # JupyterLab scrolls inside its own panel: bring the whole explorer into view
+    explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
     boxes = [explorer.bounding_box()]
     parts = explorer.locator(":scope > .widget-hbox > *, .widget-output img")
     boxes += [parts.nth(i).bounding_box() for i in range(parts.count())]
@@ -464,7 +469,8 @@ def screenshots(notebooks: list[str] | None = None) -> list[Path]:
         wanted = {Path(n).resolve() for n in notebooks}
         entries = [e for e in entries if (ROOT / e.notebook).resolve() in wanted]
     saved = []
-    with jupyter_lab() as lab, chromium() as context:
+    # a tall window, so that a tall explorer is not cut off by JupyterLab's status bar
+    with jupyter_lab() as lab, chromium(viewport=(1280, 1600)) as context:
         for entry in entries:
             start = time.perf_counter()
             nb = NotebookPage(context, lab, entry.notebook)
