@@ -213,15 +213,3 @@ def copy_block_from_torch(
             mine.weight.copy_(theirs.weight)
             if mine.bias is not None:
                 mine.bias.copy_(theirs.bias)
-
-
-# TEMPORARY PLACEHOLDER (ch0506): replaced by ch0102's version on merge. Do not commit.
-def sinusoidal_positions(T: int, C: int) -> Tensor:
-    import math
-
-    position = torch.arange(T, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, C, 2, dtype=torch.float32) * (-math.log(1e4) / C))
-    pe = torch.zeros(T, C)
-    pe[:, 0::2] = torch.sin(position * div)
-    pe[:, 1::2] = torch.cos(position * div)
-    return pe
