@@ -156,6 +156,51 @@ def scaled_dot_product_attention(
     return weights @ v, weights  # (..., T, S) @ (..., S, Dv) -> (..., T, Dv)
 
 
+# --------------------------------------------------------------------------- backward
+def attention_backward(
+    q: Tensor, k: Tensor, v: Tensor, weights: Tensor, grad_out: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gradients of attention, written by hand (chapter 03 derives them).
+
+    Forward, with d = √D:  Sc = q kᵀ / d,  P = softmax(Sc),  out = P v.
+    Given ``grad_out`` = ∂L/∂out, the chain rule backwards gives
+
+        dV = Pᵀ dOut                          (..., S, Dv)
+        dP = dOut vᵀ                          (..., T, S)
+        dSc = P ⊙ (dP − rowsum(dP ⊙ P))      (..., T, S)   through the softmax
+        dQ = dSc k / d                        (..., T, D)
+        dK = dScᵀ q / d                       (..., S, D)
+
+    ``weights`` is P as returned by :func:`scaled_dot_product_attention` (without
+    dropout). Masked keys have P = 0, so they get no gradient, as in autograd; a fully
+    masked query (a zero row of P) gives zero gradients too.
+
+    Returns ``(dq, dk, dv)`` with the shapes of q, k, v.
+    Raises ``ValueError`` when the shapes do not fit together.
+    """
+    T, D = q.shape[-2:]
+    S = k.shape[-2]
+    expected = {
+        "weights": (weights, (T, S)),
+        "grad_out": (grad_out, (T, v.shape[-1])),
+    }
+    for name, (x, (rows, cols)) in expected.items():
+        if tuple(x.shape[-2:]) != (rows, cols):
+            raise ValueError(
+                f"attention_backward: {name} must end in (T={rows}, {cols}) for q "
+                f"{tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}; "
+                f"got {tuple(x.shape)}."
+            )
+    scale = 1.0 / math.sqrt(D)
+    dv = weights.transpose(-2, -1) @ grad_out  # (..., S, T) @ (T, Dv) -> (..., S, Dv)
+    dp = grad_out @ v.transpose(-2, -1)  # (..., T, Dv) @ (..., Dv, S) -> (..., T, S)
+    # softmax's Jacobian is diag(P) − P Pᵀ per row; applied to dP it is this:
+    ds = weights * (dp - (dp * weights).sum(dim=-1, keepdim=True))  # (..., T, S)
+    dq = ds @ k * scale  # (..., T, S) @ (..., S, D) -> (..., T, D)
+    dk = ds.transpose(-2, -1) @ q * scale  # (..., S, T) @ (..., T, D) -> (..., S, D)
+    return dq, dk, dv
+
+
 # --------------------------------------------------------------------------- KV cache
 class KVCache:
     """The keys and values of every token one attention layer has seen so far.

@@ -48,3 +48,248 @@ def explorer(draw: Callable[..., Figure], **controls):
     box = widgets.VBox([widgets.HBox(list(controls.values())), out])
     box.add_class("course-explorer")
     return box
+
+
+# --- chapters 03-04: attention
+def _check_weights(weights, query_tokens, key_tokens, name="weights"):
+    import torch
+
+    weights = torch.as_tensor(weights).detach().float().cpu()
+    if weights.dim() != 2:
+        raise ValueError(
+            f"{name} must be one (T, S) matrix, got shape {tuple(weights.shape)}; "
+            "pick one head and one batch item, e.g. weights[0, h]."
+        )
+    if weights.shape != (len(query_tokens), len(key_tokens)):
+        raise ValueError(
+            f"{name} has shape {tuple(weights.shape)} but there are "
+            f"{len(query_tokens)} query tokens and {len(key_tokens)} key tokens."
+        )
+    return weights
+
+
+def plot_attention(weights, query_tokens, key_tokens, ax=None, title=None):
+    """Heat map of a ``(T, S)`` attention matrix: one row per query token, one column
+    per key token, each row summing to 1. Returns the Axes.
+
+    Raises ``ValueError`` when ``weights`` is not 2-D or does not match the tokens.
+    """
+    weights = _check_weights(weights, query_tokens, key_tokens)
+    if ax is None:
+        T, S = weights.shape
+        _, ax = plt.subplots(figsize=(1.2 + 0.45 * S, 0.9 + 0.4 * T))
+    image = ax.imshow(weights.numpy(), cmap=ATTENTION_CMAP, vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(query_tokens)), query_tokens)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    ax.set_title(title or "attention weights")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    return ax
+
+
+def softmax_saturation(d_k: int, scaled: bool = True, keys: int = 8, seed: int = 0):
+    """Why attention divides by √d_k, in numbers, for random unit-variance q and k.
+
+    Returns a dict: ``scores`` (256, keys) tensor of q·k (divided by √d_k if
+    ``scaled``), ``weights`` their softmax over the keys, ``variance`` of the scores,
+    ``max_weight`` (the mean over queries of the largest weight; 1/keys is uniform, 1
+    is one-hot) and ``grad_norm``, the mean norm of the softmax's Jacobian ∂w/∂s: how
+    much the weights still move when the scores move (0 when saturated).
+    """
+    import torch
+
+    if d_k < 1:
+        raise ValueError(f"softmax_saturation: d_k must be >= 1, got {d_k}.")
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(256, d_k, generator=g)  # (T, D): 256 queries
+    k = torch.randn(keys, d_k, generator=g)  # (S, D)
+    scores = q @ k.T  # (T, S); variance ≈ d_k
+    if scaled:
+        scores = scores / d_k**0.5  # variance ≈ 1 whatever d_k is
+    weights = torch.softmax(scores, dim=-1)
+    # Jacobian of softmax per query: diag(w) − w wᵀ, (T, S, S)
+    jacobian = torch.diag_embed(weights) - weights[:, :, None] * weights[:, None, :]
+    return dict(
+        scores=scores,
+        weights=weights,
+        variance=scores.var().item(),
+        max_weight=weights.max(dim=-1).values.mean().item(),
+        grad_norm=jacobian.flatten(1).norm(dim=-1).mean().item(),
+    )
+
+
+def draw_scaling(d_k: int = 64, scaled: bool = True) -> Figure:
+    """The √d_k explorer's frame: the spread of the scores q·k (left) and the softmax
+    weights of one query over 8 keys (right), with the three numbers printed on top."""
+    stats = softmax_saturation(d_k, scaled)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    left.hist(stats["scores"].flatten().numpy(), bins=50, range=(-50, 50), color="C0")
+    left.set_xlabel("score q·k" + (" / √d_k" if scaled else ""))
+    left.set_ylabel("count")
+    left.set_title("scores (256 queries × 8 keys)")
+    right.bar(range(8), stats["weights"][0].numpy(), color="C2")
+    right.axhline(1 / 8, color="grey", linestyle=":", label="uniform 1/8")
+    right.set_ylim(0, 1)
+    right.set_xticks(range(8), [f"k{j}" for j in range(8)])
+    right.set_xlabel("key")
+    right.set_ylabel("weight")
+    right.set_title("softmax of one query's scores")
+    right.legend(loc="upper right")
+    fig.suptitle(
+        f"d_k = {d_k}, scale {'on' if scaled else 'off'}:  var(score) = "
+        f"{stats['variance']:.1f},  mean max weight = {stats['max_weight']:.2f},  "
+        f"‖∂w/∂s‖ = {stats['grad_norm']:.3f}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def draw_query(weights, tokens, query: int = 0) -> Figure:
+    """The attention explorer's frame: the whole ``(T, T)`` map with the chosen query's
+    row framed (left), and that row as bars under the tokens it attends (right)."""
+    from matplotlib.patches import Rectangle
+
+    weights = _check_weights(weights, tokens, tokens)
+    query = min(max(int(query), 0), len(tokens) - 1)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[1, 1.2])
+    )
+    plot_attention(weights, tokens, tokens, ax=left, title="every query (rows)")
+    left.add_patch(
+        Rectangle((-0.5, query - 0.5), len(tokens), 1, fill=False, ec="red", lw=2)
+    )
+    row = weights[query].numpy()
+    colours = plt.get_cmap(ATTENTION_CMAP)(row)
+    right.bar(range(len(tokens)), row, color=colours, edgecolor="black", lw=0.5)
+    right.set_xticks(range(len(tokens)), tokens, rotation=60, ha="right")
+    right.set_ylim(0, 1)
+    right.set_xlabel("key token")
+    right.set_ylabel("weight")
+    right.set_title(f"where {tokens[query]!r} (query {query}) looks")
+    fig.tight_layout()
+    return fig
+
+
+def attention_explorer(examples: dict, query: int = 0):
+    """A widget over several sentences: ``examples`` maps a sentence name to
+    ``(tokens, weights)`` with weights ``(T, T)``. Pick a sentence and a query token
+    (``query`` is the one shown first)."""
+    import ipywidgets as widgets
+
+    if not examples:
+        raise ValueError(
+            "attention_explorer: give at least one (tokens, weights) pair."
+        )
+
+    def token_options(name):
+        return [(f"{i}: {t}", i) for i, t in enumerate(examples[name][0])]
+
+    first = next(iter(examples))
+    sentence = widgets.Dropdown(
+        options=list(examples), value=first, description="sentence"
+    )
+    options = token_options(first)
+    query = widgets.Dropdown(
+        options=options, value=min(query, len(options) - 1), description="query"
+    )
+
+    def follow(change):  # a new sentence brings its own tokens to the query picker
+        keep = query.value  # stay on the same position where the sentence has one
+        query.options = token_options(change["new"])
+        query.value = min(keep, len(query.options) - 1)
+
+    sentence.observe(follow, names="value")
+
+    def draw(sentence, query):
+        tokens, weights = examples[sentence]
+        return draw_query(weights, tokens, query)
+
+    return explorer(draw, sentence=sentence, query=query)
+
+
+def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
+    """The per-head explorer's frame. ``weights`` is ``(L, H, T, T)`` (layers, heads)
+    for one sequence. Left: every head of every layer as a thumbnail, the chosen one
+    framed; right: the chosen head large, on token axes."""
+    import torch
+
+    weights = torch.as_tensor(weights).detach().float().cpu()
+    if weights.dim() != 4 or weights.shape[-2:] != (len(tokens), len(tokens)):
+        raise ValueError(
+            f"draw_heads: weights must be (L, H, T, T) with T = {len(tokens)} tokens, "
+            f"got shape {tuple(weights.shape)}."
+        )
+    L, H = weights.shape[:2]
+    layer, head = min(max(int(layer), 0), L - 1), min(max(int(head), 0), H - 1)
+    fig = plt.figure(figsize=(12, 1.0 + 1.9 * L))
+    grid = fig.add_gridspec(L, H + 3, width_ratios=[1] * H + [0.3, 2.2, 2.2])
+    for i in range(L):
+        for j in range(H):
+            ax = fig.add_subplot(grid[i, j])
+            ax.imshow(weights[i, j].numpy(), cmap=ATTENTION_CMAP, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            chosen = (i, j) == (layer, head)
+            for spine in ax.spines.values():
+                spine.set(color="red" if chosen else "grey", lw=3 if chosen else 0.5)
+            if i == 0:
+                ax.set_title(f"head {j}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"layer {i}", fontsize=9)
+    big = fig.add_subplot(grid[:, H + 1 :])
+    plot_attention(
+        weights[layer, head],
+        tokens,
+        tokens,
+        ax=big,
+        title=f"layer {layer}, head {head}",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def head_explorer(weights, tokens, layer: int = 0, head: int = 0):
+    """A widget to pick a layer and a head of ``(L, H, T, T)`` weights (see
+    :func:`draw_heads`); ``layer`` and ``head`` are the ones shown first."""
+    import ipywidgets as widgets
+
+    L, H = weights.shape[:2]
+
+    def draw(layer, head):
+        return draw_heads(weights, tokens, layer, head)
+
+    return explorer(
+        draw,
+        layer=widgets.IntSlider(
+            layer, 0, L - 1, description="layer", continuous_update=False
+        ),
+        head=widgets.IntSlider(
+            head, 0, H - 1, description="head", continuous_update=False
+        ),
+    )
+
+
+def plot_attention_scaling(rows: list[dict]) -> Figure:
+    """Time (left) and peak memory (right) against sequence length T on log–log axes,
+    one line per path, with a dotted O(T²) reference through the largest teaching
+    point. ``rows`` as returned by :func:`course_lib.profiling.attention_scaling`."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    panels = (("seconds", "time per call (s)"), ("peak_bytes", "peak memory (MiB)"))
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        scale = 2**-20 if key == "peak_bytes" else 1.0
+        for path, style in (("teaching", "o-"), ("fused", "s-")):
+            mine = [r for r in rows if r["path"] == path and r[key] is not None]
+            xs = [r["T"] for r in mine]
+            ax.loglog(xs, [r[key] * scale for r in mine], style, label=path)
+            if path == "teaching" and xs:
+                top = mine[-1][key] * scale
+                ref = [top * (x / xs[-1]) ** 2 for x in xs]
+                ax.loglog(xs, ref, "k:", label="∝ T² (slope 2)")
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel(label)
+        ax.set_title(label.split(" (")[0] + " vs T")
+        ax.legend()
+    fig.tight_layout()
+    return fig

@@ -8,6 +8,7 @@ from torch import nn
 from course_lib.attention import (
     KVCache,
     MultiHeadAttention,
+    attention_backward,
     causal_mask,
     copy_mha_from_torch,
     padding_mask,
@@ -171,3 +172,65 @@ def test_errors_name_the_problem():
     mha = MultiHeadAttention(8, 2)
     with pytest.raises(ValueError, match=r"query must be \(B, T, C=8\)"):
         mha(torch.randn(2, 3, 6), torch.randn(2, 3, 8), torch.randn(2, 3, 8))
+
+
+@pytest.mark.parametrize("masking", ["none", "causal", "empty row"])
+@pytest.mark.parametrize("T, S", [(4, 4), (3, 6)])
+def test_manual_backward_equals_autograd(masking, T, S):
+    g = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 3, T, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 3, S, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 3, S, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = None if masking == "none" else causal_mask(T, S)
+    if masking == "empty row":
+        mask = mask.clone()
+        mask[1] = False  # query 1 sees nothing: its gradients must be 0, not NaN
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    grad_out = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    expected = torch.autograd.grad(out, (q, k, v), grad_out)
+    ours = attention_backward(q, k, v, weights.detach(), grad_out)
+    for name, mine, ref in zip("qkv", ours, expected, strict=True):
+        assert mine.shape == ref.shape, name
+        torch.testing.assert_close(mine, ref, rtol=1e-10, atol=1e-10, msg=name)
+        assert torch.isfinite(mine).all(), name
+
+
+def test_manual_backward_rejects_mismatched_shapes():
+    q, k, v = torch.randn(3, 4), torch.randn(5, 4), torch.randn(5, 2)
+    with pytest.raises(ValueError, match=r"weights must end in \(T=3, 5\)"):
+        attention_backward(q, k, v, torch.rand(5, 3), torch.randn(3, 2))
+    with pytest.raises(ValueError, match=r"grad_out must end in \(T=3, 2\)"):
+        attention_backward(q, k, v, torch.rand(3, 5), torch.randn(3, 4))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("masking", ["none", "causal", "padding"])
+def test_gradcheck_float64(need_weights, masking):
+    g = torch.Generator().manual_seed(2)
+    q, k, v = (
+        torch.randn(2, 2, n, 4, generator=g, dtype=torch.float64, requires_grad=True)
+        for n in (3, 5, 5)
+    )
+    mask = {
+        "none": None,
+        "causal": causal_mask(3, 5),
+        "padding": padding_mask([5, 2], 5),
+    }[masking]
+
+    def attend(q, k, v):
+        return scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights)[0]
+
+    assert torch.autograd.gradcheck(attend, (q, k, v))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_gradcheck_float64_multi_head(need_weights):
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2).double()
+    query = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
+    key = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
+
+    def attend(query, key):
+        return mha(query, key, key, padding_mask([4, 3], 4), need_weights)[0]
+
+    assert torch.autograd.gradcheck(attend, (query, key))

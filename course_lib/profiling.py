@@ -1,0 +1,162 @@
+"""How long a call takes and how much memory it needs: the measurements behind the
+course's cost plots (chapter 04's O(T²) attention, and later the KV cache).
+
+Time is wall-clock, the fastest of several runs after a warm-up run: one-off costs
+(allocating, loading kernels) stay out, and a noisy neighbour on a shared machine can
+only ever add time, so the fastest run is the closest to the cost of the call itself.
+
+Memory is the *peak* number of bytes PyTorch's allocator held during the call, above
+what was held when it started. On a GPU ``torch.cuda.max_memory_allocated`` gives it
+directly. On the CPU PyTorch keeps no such counter, and Python's ``tracemalloc`` does
+not see tensors, so we ask PyTorch's profiler to record every allocation and free
+(``profile_memory=True``), put them in time order and take the largest running sum.
+This counts what a kernel allocates and frees *inside* itself too (its scratch
+buffers), which is exactly what distinguishes a fused attention kernel from the
+step-by-step one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from course_lib.attention import scaled_dot_product_attention
+
+
+def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Fastest wall-clock seconds of ``fn()`` over ``repeat`` runs, after ``warmup``."""
+    if repeat < 1 or warmup < 0:
+        raise ValueError(
+            f"time_call: need repeat >= 1 and warmup >= 0, got repeat={repeat}, "
+            f"warmup={warmup}."
+        )
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # GPU kernels run asynchronously: wait for them
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """Send the C-level stderr to /dev/null for a moment: the profiler's backend
+    (kineto) writes a 'profiler_start/stop' log line there on every run, which would
+    clutter a notebook's output. Python errors are exceptions and still come through."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
+    """Peak bytes PyTorch allocated while ``fn()`` ran, above what was held before.
+
+    On ``"cuda"`` this reads ``torch.cuda.max_memory_allocated``; on ``"cpu"`` it
+    replays the allocations and frees recorded by ``torch.profiler`` (see the module
+    docstring). A tensor ``fn`` returns counts: it is alive when the call ends.
+    """
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    if device != "cpu":
+        raise ValueError(
+            f"peak_memory: device must be 'cpu' or 'cuda', got {device!r}."
+        )
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_c_stderr():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
+    # every allocation (+bytes) and free (-bytes), as the allocator saw them
+    events = sorted(
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]"
+    )
+    held = peak = 0
+    for _, nbytes in events:
+        held += nbytes
+        peak = max(peak, held)
+    return peak
+
+
+def attention_scaling(
+    lengths: list[int],
+    heads: int = 4,
+    head_dim: int = 64,
+    repeat: int = 5,
+    device: str = "cpu",
+    memory: bool = True,
+) -> list[dict]:
+    """Time and peak memory of self-attention over ``T`` tokens, for each ``T`` in
+    ``lengths``, on two paths: ``"teaching"`` (our step-by-step
+    :func:`~course_lib.attention.scaled_dot_product_attention`, which builds the
+    ``(T, T)`` matrix of weights) and ``"fused"`` (``F.scaled_dot_product_attention``).
+
+    Returns one dict per (T, path): ``T``, ``path``, ``seconds``, ``peak_bytes`` (None
+    when ``memory`` is False) and ``weights_bytes``, the size of one ``(H, T, T)``
+    matrix of float32 weights, the O(T²) term.
+    """
+    if not lengths or min(lengths) < 1:
+        raise ValueError(f"attention_scaling: lengths must be positive, got {lengths}.")
+    paths = {
+        "teaching": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
+        "fused": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+    }
+    rows = []
+    generator = torch.Generator().manual_seed(0)
+    for T in lengths:
+        q, k, v = (
+            torch.randn(1, heads, T, head_dim, generator=generator).to(device)
+            for _ in range(3)
+        )  # (B=1, H, T, D)
+        for path, attend in paths.items():
+            with torch.no_grad():
+                run = lambda attend=attend, q=q, k=k, v=v: attend(q, k, v)  # noqa: E731
+                seconds = time_call(run, repeat=repeat)
+                peak = peak_memory(run, device) if memory else None
+            rows.append(
+                dict(
+                    T=T,
+                    path=path,
+                    seconds=seconds,
+                    peak_bytes=peak,
+                    weights_bytes=heads * T * T * 4,
+                )
+            )
+    return rows
+
+
+def loglog_slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log y against log x: 2 means y grows like x²."""
+    if len(xs) != len(ys) or len(xs) < 2:
+        raise ValueError(
+            f"loglog_slope: need two or more (x, y) pairs, got {len(xs)} and {len(ys)}."
+        )
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    num = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True))
+    return num / sum((a - mx) ** 2 for a in lx)
