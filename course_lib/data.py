@@ -299,7 +299,7 @@ _ADJECTIVES = {
     "big": "dor",
     "small": "pim",
     "red": "ruk",
-    "old": "ven",
+    "tall": "ven",
     "happy": "jol",
     "quiet": "sil",
 }

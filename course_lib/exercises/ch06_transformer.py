@@ -128,7 +128,10 @@ def check_warmup(warmup_lr) -> str:
         return d**-0.5 * min(s**-0.5, s * w**-1.5)
 
     try:
-        got = [float(warmup_lr(s, d_model, warmup)) for s in steps]
+        got = [warmup_lr(s, d_model, warmup) for s in steps]
+        if any(g is None for g in got):
+            raise Fail("your function returned None; return the learning rate.")
+        got = [float(g) for g in got]
     except ZeroDivisionError:
         raise Fail("your function divides by zero; steps count from 1.") from None
 
