@@ -281,6 +281,7 @@ def test_transformer_config_and_masks_validate():
         model.greedy_decode(src, max_len=20, bos_id=1, eos_id=2)
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
 def test_copy_from_torch_refuses_a_mismatched_reference():
     model = Transformer(tiny_transformer_config())
     ref = nn.Transformer(16, 4, 2, 3, 32, batch_first=True)
