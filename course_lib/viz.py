@@ -293,3 +293,46 @@ def plot_attention_scaling(rows: list[dict]) -> Figure:
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+# --- chapters 05-06: gradients through depth, cross-attention
+def draw_gradient_norms(norms: dict[str, list[float]], title: str = "") -> Figure:
+    """Gradient norm at each layer of a deep stack, one line per variant (chapter 05).
+
+    ``norms`` maps a label ("with residuals", ...) to one number per layer, layer 1
+    first (the input side, where a vanishing gradient hurts). Log scale: the variants
+    differ by orders of magnitude.
+    """
+    if not norms:
+        raise ValueError("draw_gradient_norms: norms is empty; give {label: [...]}.")
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, values in norms.items():
+        layers = range(1, len(values) + 1)
+        ax.plot(layers, values, marker="o", markersize=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (1 = nearest the input)")
+    ax.set_ylabel("‖∂loss/∂weights‖")
+    ax.set_title(title or "gradient norm per layer")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_cross_attention(
+    weights, src_tokens: list[str], out_tokens: list[str], title: str = ""
+) -> Figure:
+    """Cross-attention ``(T, S)`` of a translation (chapter 06): row t shows how output
+    token t spread its attention over the source tokens; each row's largest weight is
+    boxed, so the alignment reads at a glance. Raises ``ValueError`` as
+    :func:`plot_attention` does."""
+    weights = _check_weights(weights, out_tokens, src_tokens)
+    T, S = weights.shape
+    fig, ax = plt.subplots(figsize=(0.55 * S + 2.2, 0.42 * T + 1.4))
+    plot_attention(weights, out_tokens, src_tokens, ax=ax, title=title)
+    for t, s in enumerate(weights.argmax(dim=-1).tolist()):
+        box = plt.Rectangle((s - 0.5, t - 0.5), 1, 1, fill=False, ec="white", lw=1.5)
+        ax.add_patch(box)
+    ax.set_xlabel("source token (key)")
+    ax.set_ylabel("output token (query)")
+    fig.tight_layout()
+    return fig

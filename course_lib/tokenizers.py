@@ -1,0 +1,327 @@
+"""Tokenizers: text to a list of ids and back.
+
+- :class:`CharTokenizer`: one id per character seen in a text (chapter 01's models).
+- :class:`BPETokenizer`: byte-level byte-pair encoding, the teaching version (chapter
+  02). Text is split into pre-tokens by GPT-2's regular expression (Radford et al.,
+  2019), each pre-token becomes its UTF-8 bytes (ids 0-255), and learned merges glue
+  frequent neighbouring pairs into new ids (Sennrich et al., 2016). Any text
+  round-trips, Chinese and emoji included, because every byte has an id.
+- :func:`to_hf_tokenizer`: either of ours as a ``transformers.PreTrainedTokenizerFast``
+  that encodes and decodes exactly like it (chapter 10).
+
+Both tokenizers have ``encode(str) -> list[int]``, ``decode(list[int]) -> str``,
+``vocab_size``, and ``save(path)`` / ``load(path)`` to and from JSON.
+
+The module is named like Hugging Face's ``tokenizers`` package; inside ``course_lib`` it
+is always imported as ``course_lib.tokenizers``, so the two never clash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from itertools import pairwise
+
+import regex
+
+# GPT-2's pre-tokenizer: contractions, runs of letters, of digits, of other symbols
+# (each with at most one leading space), and whitespace. It is the pattern the
+# `tokenizers` library's ByteLevel pre-tokenizer uses, so the two split text alike.
+GPT2_PATTERN = (
+    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+)
+
+
+class CharTokenizer:
+    """One id per character, in sorted order of the characters of a text."""
+
+    def __init__(self, chars: list[str]):
+        if len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
+            raise ValueError(
+                "CharTokenizer: chars must be distinct single characters, got "
+                f"{len(chars)} entries with {len(set(chars))} distinct."
+            )
+        self.chars = list(chars)
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """The tokenizer whose vocabulary is the sorted set of ``text``'s characters."""
+        if not isinstance(text, str) or not text:
+            raise ValueError(
+                f"CharTokenizer.from_text: need a non-empty str, got {text!r}"
+            )
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.stoi[c] for c in text]
+        except KeyError as error:
+            c = error.args[0]
+            raise ValueError(
+                f"CharTokenizer.encode: the character {c!r} (U+{ord(c):04X}) at index "
+                f"{text.index(c)} is not in the vocabulary of {self.vocab_size} "
+                "characters this tokenizer was built from."
+            ) from None
+
+    def decode(self, ids: list[int]) -> str:
+        ids = _as_id_list(ids, self.vocab_size, "CharTokenizer.decode")
+        return "".join(self.chars[i] for i in ids)
+
+    def save(self, path: str | os.PathLike) -> None:
+        _write_json(path, {"type": "char", "chars": self.chars})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CharTokenizer:
+        return cls(_read_json(path, "char")["chars"])
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+class BPETokenizer:
+    """Byte-level BPE. Ids 0-255 are the bytes; id 256 + k onward come from merges.
+
+    ``merges`` is the ordered list of learned pairs ``(left_id, right_id)``; a merge's
+    position is its rank (lower merges first when encoding). If a merge glues bytes
+    that already form a token (``"a"+"bc"`` after ``"ab"+"c"``), it reuses that
+    token's id, as the ``tokenizers`` library does, so ids and byte strings stay one
+    to one.
+    """
+
+    def __init__(self, merges: list[tuple[int, int]], pattern: str = GPT2_PATTERN):
+        self.pattern = pattern
+        self._split = regex.compile(pattern)
+        self.vocab: list[bytes] = [bytes([b]) for b in range(256)]
+        self._ids = {token: i for i, token in enumerate(self.vocab)}
+        self.merges: list[tuple[int, int]] = []
+        self._rank: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (rank, id)
+        for a, b in merges:
+            self._add_merge(int(a), int(b))
+        self._cache: dict[str, list[int]] = {}
+
+    def _add_merge(self, a: int, b: int) -> int:
+        if not (0 <= a < len(self.vocab) and 0 <= b < len(self.vocab)):
+            raise ValueError(
+                f"BPETokenizer: merge ({a}, {b}) refers to an id not yet in the "
+                f"vocabulary of {len(self.vocab)}."
+            )
+        token = self.vocab[a] + self.vocab[b]
+        new_id = self._ids.get(token)
+        if new_id is None:
+            new_id = len(self.vocab)
+            self.vocab.append(token)
+            self._ids[token] = new_id
+        self._rank[(a, b)] = (len(self.merges), new_id)
+        self.merges.append((a, b))
+        return new_id
+
+    @classmethod
+    def train(
+        cls, text: str, vocab_size: int, pattern: str = GPT2_PATTERN
+    ) -> BPETokenizer:
+        """Learn merges on ``text`` until the vocabulary holds ``vocab_size`` tokens
+        (or no pair occurs twice). Ties go to the pair with the smaller ids.
+
+        Counts are kept per distinct pre-token and updated only for the pre-tokens a
+        merge touches, so training on the course's corpus takes seconds, not minutes.
+        """
+        if not isinstance(vocab_size, int) or vocab_size < 256:
+            raise ValueError(
+                f"BPETokenizer.train: vocab_size must be an int >= 256, got "
+                f"{vocab_size!r}: a byte-level BPE starts from the 256 byte values, "
+                "so that any UTF-8 text can be encoded."
+            )
+        if not isinstance(text, str):
+            raise ValueError(
+                f"BPETokenizer.train: text must be a str, got {type(text)}"
+            )
+        tok = cls([], pattern)
+        counts = Counter(tok._split.findall(text))
+        words = [list(w.encode("utf-8")) for w in counts]
+        freq = list(counts.values())
+        pairs: Counter = Counter()
+        where: dict[tuple[int, int], set[int]] = {}  # pair -> words that hold it
+        for w, (ids, n) in enumerate(zip(words, freq, strict=True)):
+            for pair in pairwise(ids):
+                pairs[pair] += n
+                where.setdefault(pair, set()).add(w)
+
+        while len(tok.vocab) < vocab_size and pairs:
+            best, n_best = max(
+                pairs.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1])
+            )
+            if n_best < 2:
+                break  # a pair seen once compresses nothing
+            new_id = tok._add_merge(*best)
+            for w in where.pop(best):
+                old = words[w]
+                new = merge(old, best, new_id)
+                if len(new) == len(old):
+                    continue  # an earlier merge already consumed this occurrence
+                for pair in pairwise(old):
+                    pairs[pair] -= freq[w]
+                    if pairs[pair] <= 0:
+                        del pairs[pair]
+                for pair in pairwise(new):
+                    pairs[pair] += freq[w]
+                    where.setdefault(pair, set()).add(w)
+                words[w] = new
+            pairs.pop(best, None)
+        return tok
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def _encode_word(self, word: str) -> list[int]:
+        ids = list(word.encode("utf-8"))
+        while len(ids) >= 2:
+            # the learned pair with the lowest rank goes first, as in training
+            ranked = [self._rank[p] for p in pairwise(ids) if p in self._rank]
+            if not ranked:
+                break
+            rank, new_id = min(ranked)
+            ids = merge(ids, self.merges[rank], new_id)
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise ValueError(
+                f"BPETokenizer.encode: text must be a str, got {type(text)}"
+            )
+        out: list[int] = []
+        for word in self._split.findall(text):
+            if word not in self._cache:
+                self._cache[word] = self._encode_word(word)
+            out.extend(self._cache[word])
+        return out
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of ``ids``. A cut through a multi-byte character decodes to U+FFFD,
+        as Hugging Face's byte-level decoder does."""
+        ids = _as_id_list(ids, self.vocab_size, "BPETokenizer.decode")
+        return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+    def save(self, path: str | os.PathLike) -> None:
+        data = {"type": "bpe", "pattern": self.pattern, "merges": self.merges}
+        _write_json(path, data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BPETokenizer:
+        data = _read_json(path, "bpe")
+        return cls([tuple(m) for m in data["merges"]], data["pattern"])
+
+    def __repr__(self) -> str:
+        return f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)})"
+
+
+def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
+
+    Occurrences do not overlap: ``merge([7, 7, 7], (7, 7), 9) == [9, 7]``.
+    """
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's map from each byte to a printable character, used by the ``tokenizers``
+    library to store byte-level tokens as strings (printable bytes map to themselves,
+    the others to characters from U+0100 on)."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    mapping, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            mapping[b] = chr(b)
+        else:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return mapping
+
+
+def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
+    """``tok`` as a ``transformers.PreTrainedTokenizerFast`` with the same ids.
+
+    ``hf(text)["input_ids"] == tok.encode(text)`` and ``hf.decode(ids) ==
+    tok.decode(ids)``. No special tokens are added.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    if isinstance(tok, CharTokenizer):
+        # The unknown token is never produced for text ``tok`` can encode; it is
+        # there because WordLevel needs one.
+        backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=tok.chars[0]))
+        # one piece per character (``\X`` would keep combining marks together)
+        backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")
+        backend.decoder = decoders.Fuse()
+    elif isinstance(tok, BPETokenizer):
+        byte_char = bytes_to_unicode()
+
+        def as_str(token: bytes) -> str:
+            return "".join(byte_char[b] for b in token)
+
+        vocab = {as_str(token): i for i, token in enumerate(tok.vocab)}
+        merges = [(as_str(tok.vocab[a]), as_str(tok.vocab[b])) for a, b in tok.merges]
+        backend = Tokenizer(models.BPE(vocab, merges))
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(tok.pattern), "isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+        backend.decoder = decoders.ByteLevel()
+    else:
+        raise ValueError(
+            "to_hf_tokenizer: expected a CharTokenizer or BPETokenizer, got "
+            f"{type(tok).__name__}."
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, clean_up_tokenization_spaces=False
+    )
+
+
+def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
+    if hasattr(ids, "tolist"):  # a tensor or an array
+        ids = ids.tolist()
+    ids = list(ids)
+    bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < vocab_size]
+    if bad:
+        raise ValueError(
+            f"{where}: ids must be ints in [0, {vocab_size}), got {bad[:5]!r}"
+            f"{' and more' if len(bad) > 5 else ''}."
+        )
+    return ids
+
+
+def _write_json(path, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+
+
+def _read_json(path, kind: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if data.get("type") != kind:
+        raise ValueError(
+            f"{path}: holds a tokenizer of type {data.get('type')!r}, "
+            f"expected {kind!r}."
+        )
+    return data

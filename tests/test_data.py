@@ -1,0 +1,163 @@
+"""course_lib.data: corpora (built-in, downloaded, a user's file) and batching.
+
+Downloads are tested against local files through file:// URLs and a patched opener:
+no test touches the network."""
+
+import hashlib
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from course_lib import data
+from course_lib.data import (
+    REMOTE_CORPORA,
+    RemoteCorpus,
+    TokenDataset,
+    get_batch,
+    load_corpus,
+    train_val_split,
+)
+
+
+def test_builtin_corpus_is_python_documentation():
+    corpus = load_corpus()
+    assert corpus.name == "pydocs"
+    assert 400_000 < len(corpus.text) < 600_000
+    assert "pydoc_data.topics" in corpus.source
+    assert "PSF" in corpus.licence
+    assert 'The "for" statement' in corpus.text
+    assert load_corpus("pydocs").text == corpus.text  # deterministic order
+    assert "characters" in repr(corpus) and len(repr(corpus)) < 200
+
+
+def test_unknown_corpus_lists_the_valid_names():
+    with pytest.raises(ValueError, match="'pydocs', 'tinyshakespeare'"):
+        load_corpus("shakespear")
+
+
+def test_user_file_is_read_as_utf8(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("天气很好 🙂\n", encoding="utf-8")
+    corpus = load_corpus(path)
+    assert corpus.text == "天气很好 🙂\n"
+    assert corpus.name == "mine.txt"
+    assert load_corpus(str(path)).text == corpus.text
+
+
+@pytest.fixture
+def fake_remote(tmp_path, monkeypatch):
+    """A 'remote' corpus served from a local file, cached under tmp_path/cache."""
+    source = tmp_path / "served.txt"
+    source.write_text("To be, or not to be\n" * 50, encoding="utf-8")
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    remote = RemoteCorpus(source.as_uri(), sha, "fake.txt", "public domain")
+    monkeypatch.setitem(REMOTE_CORPORA, "fake", remote)
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "cache"))
+    return source, remote
+
+
+def test_download_verifies_and_caches(fake_remote, tmp_path):
+    source, remote = fake_remote
+    corpus = load_corpus("fake")
+    assert corpus.text == source.read_text(encoding="utf-8")
+    assert corpus.source == remote.url
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["fake.txt"]
+    source.unlink()  # the second call reads the cache, no download
+    assert load_corpus("fake").text == corpus.text
+
+
+def test_corrupted_cache_is_downloaded_again(fake_remote, tmp_path):
+    source, _ = fake_remote
+    load_corpus("fake")
+    (tmp_path / "cache" / "fake.txt").write_text("garbage", encoding="utf-8")
+    assert load_corpus("fake").text == source.read_text(encoding="utf-8")
+
+
+def test_checksum_mismatch_deletes_the_file_and_says_so(fake_remote, monkeypatch):
+    source, remote = fake_remote
+    bad = RemoteCorpus(remote.url, "0" * 64, remote.filename, remote.licence)
+    monkeypatch.setitem(REMOTE_CORPORA, "fake", bad)
+    with pytest.raises(ValueError, match="sha256.*partial file was deleted"):
+        load_corpus("fake")
+    assert list(data.cache_dir().iterdir()) == []  # no partial or temporary file
+
+
+def test_offline_error_names_url_and_manual_path(monkeypatch, tmp_path):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    url = REMOTE_CORPORA["tinyshakespeare"].url
+    with pytest.raises(ConnectionError) as info:
+        load_corpus("tinyshakespeare")
+    message = str(info.value)
+    assert url in message
+    assert str(tmp_path / "tinyshakespeare.txt") in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_remote_file_is_a_connection_error(fake_remote):
+    source, _ = fake_remote
+    source.unlink()
+    with pytest.raises(ConnectionError, match="could not download file://"):
+        load_corpus("fake")
+
+
+def test_train_val_split_is_contiguous():
+    ids = torch.arange(100)
+    train, val = train_val_split(ids, 0.1)
+    assert len(train) == 90 and len(val) == 10
+    torch.testing.assert_close(torch.cat([train, val]), ids)
+    with pytest.raises(ValueError, match="val_fraction"):
+        train_val_split(ids, 1.5)
+    with pytest.raises(ValueError, match="1-D"):
+        train_val_split(ids.view(10, 10))
+
+
+def test_get_batch_windows_and_targets():
+    ids = torch.arange(1000) * 7 % 101  # distinct neighbours, easy to locate
+    g = torch.Generator().manual_seed(0)
+    x, y = get_batch(ids, block_size=8, batch_size=4, generator=g)
+    assert x.shape == y.shape == (4, 8) and x.dtype == torch.int64
+    for row_x, row_y in zip(x, y, strict=True):
+        start = int(torch.nonzero(ids == row_x[0])[0])
+        torch.testing.assert_close(row_x, ids[start : start + 8])
+        torch.testing.assert_close(row_y, ids[start + 1 : start + 9])
+    g2 = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(get_batch(ids, 8, 4, g2)[0], x)  # reproducible
+
+
+def test_get_batch_reaches_the_last_token():
+    ids = torch.arange(5)
+    seen = set()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        seen |= set(get_batch(ids, 2, 4, g)[1].flatten().tolist())
+    assert seen == {1, 2, 3, 4}
+
+
+def test_get_batch_rejects_bad_input():
+    with pytest.raises(ValueError, match="need more than block_size=10"):
+        get_batch(torch.arange(10), 10, 2)
+    with pytest.raises(ValueError, match="integer token ids"):
+        get_batch(torch.rand(100), 10, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        get_batch(torch.arange(100), 10, 0)
+
+
+def test_token_dataset_covers_every_token_once():
+    ids = torch.arange(103)
+    ds = TokenDataset(ids, block_size=10)
+    assert len(ds) == 10
+    xs, ys = zip(*DataLoader(ds, batch_size=4), strict=True)
+    torch.testing.assert_close(torch.cat(xs).flatten(), ids[:100])
+    torch.testing.assert_close(torch.cat(ys).flatten(), ids[1:101])
+    torch.testing.assert_close(ds[-1][0], ids[90:100])
+    with pytest.raises(IndexError):
+        ds[10]
+    with pytest.raises(ValueError, match="block_size"):
+        TokenDataset(ids, 0)
