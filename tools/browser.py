@@ -77,6 +77,8 @@ EXPLORERS = [
     Explorer("notebooks/00_welcome.ipynb"),
     Explorer("notebooks/03_attention.ipynb", index=1),  # sentence + query explorer
     Explorer("notebooks/04_multi_head_attention.ipynb"),  # per-head explorer
+    Explorer("notebooks/05_transformer_block.ipynb"),  # gradient norms vs depth
+    Explorer("notebooks/06_transformer.ipynb"),  # cross-attention of the trained model
 ]
 
 
