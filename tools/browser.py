@@ -26,6 +26,7 @@ What runs, and why it never touches your own Jupyter or the network:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -125,7 +126,41 @@ def _scratch_root(tmp: Path) -> Path:
             )
         else:
             (root / entry.name).symlink_to(entry)
+    last = {}  # notebook -> the last explorer the browser will drive in it
+    for e in EXPLORERS:
+        last[e.notebook] = max(last.get(e.notebook, 0), e.index)
+    for notebook, index in last.items():
+        _stop_after_explorer(root / notebook, index)
     return root
+
+
+def _stop_after_explorer(path: Path, index: int) -> None:
+    """Drop the cells after the one that shows explorer number ``index``: they cannot
+    change it, and running them (benchmarks, long training) would only cost time. The
+    explorers are found by their class in the widget state the committed notebook
+    stores; if that is missing, the whole notebook stays."""
+    if not path.exists():
+        return
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    widgets = nb.get("metadata", {}).get("widgets", {})
+    saved = widgets.get("application/vnd.jupyter.widget-state+json", {})
+    state = saved.get("state", {})
+    explorers = {
+        model_id
+        for model_id, model in state.items()
+        if "course-explorer" in model.get("state", {}).get("_dom_classes", [])
+    }
+    seen = -1
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            view = data.get("application/vnd.jupyter.widget-view+json")
+            if view and view.get("model_id") in explorers:
+                seen += 1
+        if seen >= index:
+            nb["cells"] = nb["cells"][: i + 1]
+            path.write_text(json.dumps(nb), encoding="utf-8")
+            return
 
 
 @contextmanager
