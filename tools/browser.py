@@ -76,6 +76,8 @@ class Explorer:
 # give `screenshot=False` to all but its main one.
 EXPLORERS = [
     Explorer("notebooks/00_welcome.ipynb"),
+    Explorer("notebooks/01_language_models.ipynb"),  # learning-rate slider
+    Explorer("notebooks/02_tokens_and_embeddings.ipynb"),  # positional encodings
     Explorer("notebooks/03_attention.ipynb", index=1),  # sentence + query explorer
     Explorer("notebooks/04_multi_head_attention.ipynb"),  # per-head explorer
     Explorer("notebooks/05_transformer_block.ipynb"),  # gradient norms vs depth
