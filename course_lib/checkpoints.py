@@ -49,6 +49,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)  # atomic on POSIX and Windows
     finally:
         if os.path.exists(tmp):
@@ -213,3 +214,35 @@ def load_checkpoint(
     if generator is not None and "rng.generator" in tensors:
         generator.set_state(tensors["rng.generator"])
     return meta
+
+
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "gpt_pydocs"
+
+
+def load_gpt(path: str | os.PathLike):
+    """``(GPT, meta)`` rebuilt from a checkpoint's ``model_config``, verified."""
+    from course_lib.models import GPT, GPTConfig
+
+    meta, _ = read_checkpoint(path)
+    if meta.get("model_class") != "GPT":
+        raise CheckpointError(f"{path} holds a {meta.get('model_class')}, not a GPT.")
+    model = GPT(GPTConfig(**meta["model_config"]))
+    load_checkpoint(path, model, restore_rng=False)
+    return model.eval(), meta
+
+
+def load_reference_gpt():
+    """The course's trained character-level GPT (``data/gpt_pydocs``, see
+    ``data/README.md``): ``(model in eval mode, CharTokenizer, meta)``."""
+    from course_lib.tokenizers import CharTokenizer
+
+    model, meta = load_gpt(REFERENCE)
+    tokenizer = CharTokenizer.load(
+        REFERENCE.with_name(REFERENCE.name + ".tokenizer.json")
+    )
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise CheckpointError(
+            f"{REFERENCE}.tokenizer.json has {tokenizer.vocab_size} characters, the "
+            f"model expects {model.config.vocab_size}."
+        )
+    return model, tokenizer, meta

@@ -287,3 +287,29 @@ def test_bad_input_is_a_value_error():
         train(new_model(), torch.zeros(3, 4, dtype=torch.long), tiny_data(), cfg())
     with pytest.raises(ValueError, match="block_size"):
         batch_source(torch.arange(5), cfg(block_size=8))
+
+
+def test_load_gpt_rebuilds_from_config(tmp_path):
+    from course_lib.checkpoints import load_gpt
+
+    model = new_model()
+    save_checkpoint(tmp_path / "g", model)
+    loaded, meta = load_gpt(tmp_path / "g")
+    assert loaded.config == TINY and not loaded.training
+    x = torch.randint(0, 13, (2, 5))
+    torch.testing.assert_close(loaded(x)[0], model.eval()(x)[0])
+
+
+def test_reference_checkpoint_loads_and_beats_uniform():
+    from course_lib.checkpoints import load_reference_gpt
+    from course_lib.data import load_corpus, train_val_split
+
+    model, tok, meta = load_reference_gpt()
+    text = load_corpus("pydocs").text
+    assert tok.vocab_size == len(set(text))
+    data = torch.tensor(tok.encode(text), dtype=torch.long)
+    _, val = train_val_split(data, 0.1)
+    c = cfg(block_size=model.config.block_size, batch_size=8, eval_steps=4)
+    loss = evaluate(model, val, c)
+    assert loss < 0.6 * math.log(tok.vocab_size)  # far from uniform guessing
+    assert abs(loss - meta["history"]["best_val"]) < 0.15
