@@ -105,8 +105,6 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_path=out,
         resume_from=out if args.resume else None,
     )
-    if not config.save_best:
-        pass  # the last evaluation has already written the final state
     meta = load_checkpoint(out, restore_rng=False)
     summary = {
         "out": str(out),

@@ -313,3 +313,45 @@ def test_reference_checkpoint_loads_and_beats_uniform():
     loss = evaluate(model, val, c)
     assert loss < 0.6 * math.log(tok.vocab_size)  # far from uniform guessing
     assert abs(loss - meta["history"]["best_val"]) < 0.15
+
+
+def test_cli_trains_saves_and_resumes(tmp_path):
+    from course_lib.train_gpt import main
+
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd" * 60, encoding="utf-8")
+    out = tmp_path / "run"
+    flags = [
+        "--text-file",
+        str(text),
+        "--out",
+        str(out),
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--block-size",
+        "8",
+        "--batch-size",
+        "4",
+        "--eval-interval",
+        "3",
+        "--eval-steps",
+        "2",
+        "--warmup-steps",
+        "2",
+        "--no-save-best",
+        "--no-progress",
+    ]
+    first = main(flags + ["--max-steps", "3", "--decay-steps", "6"])
+    assert first["saved_step"] == 3
+    assert (tmp_path / "run.tokenizer.json").is_file()
+    second = main(flags + ["--max-steps", "6", "--decay-steps", "6", "--resume"])
+    assert second["saved_step"] == 6
+    straight = main(
+        flags
+        + ["--max-steps", "6", "--decay-steps", "6", "--out", str(tmp_path / "other")]
+    )
+    assert straight["final_val_loss"] == second["final_val_loss"]
