@@ -1,0 +1,259 @@
+"""The course's training loop (chapter 07), generic enough for any model with
+``model(x, y) -> (logits, loss)``: a language model on a token tensor, or a sequence
+classifier fed by a batch function (chapters 09-10).
+
+- :class:`TrainConfig`: every knob of a run, with its meaning.
+- :func:`lr_at`: linear warmup then cosine decay to ``min_lr``.
+- :func:`configure_optimizer`: AdamW with decoupled weight decay on matrices only.
+- :func:`evaluate`, :func:`train`: the loop itself, returning a history.
+
+Checkpoint I/O lives in ``course_lib.checkpoints`` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from course_lib.checkpoints import (  # noqa: F401  (re-exported)
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from course_lib.data import get_batch
+
+BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the model has its own config)."""
+
+    max_steps: int = 1000  # optimizer steps to take in total
+    batch_size: int = 32  # B: sequences per step
+    block_size: int = 128  # T: tokens per sequence (token-tensor data only)
+    lr: float = 1e-3  # peak learning rate, reached at the end of the warmup
+    min_lr: float = 1e-4  # learning rate at the end of the cosine decay
+    warmup_steps: int = 100  # steps of linear warmup from 0 to lr
+    decay_steps: int | None = None  # step where the cosine reaches min_lr (None: max)
+    weight_decay: float = 0.1  # AdamW's decoupled decay, on matrices only
+    betas: tuple[float, float] = (0.9, 0.99)  # AdamW's moment decay rates
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0: no clipping)
+    eval_interval: int = 100  # evaluate every this many steps (and at the last one)
+    eval_steps: int = 20  # batches per evaluation (the same batches every time)
+    seed: int = 0  # seeds the batch sampler; evaluation uses seed + 1
+    fused: bool = True  # AdamW's fused kernel where this PyTorch has one
+    save_best: bool = True  # checkpoint only on a new best val loss (else every eval)
+    progress: bool = True  # draw a tqdm progress bar
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # a list from JSON becomes a tuple again
+        for name in (
+            "max_steps",
+            "batch_size",
+            "block_size",
+            "eval_interval",
+            "eval_steps",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"TrainConfig.{name} must be an int >= 1, got {value!r}."
+                )
+        if self.warmup_steps < 0:
+            raise ValueError(
+                f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}."
+            )
+        if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
+            raise ValueError(
+                f"TrainConfig: need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, "
+                f"min_lr={self.min_lr}."
+            )
+        if self.decay_steps is not None and self.decay_steps <= self.warmup_steps:
+            raise ValueError(
+                f"TrainConfig.decay_steps={self.decay_steps} must exceed "
+                f"warmup_steps={self.warmup_steps}."
+            )
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError(
+                "TrainConfig: weight_decay and grad_clip must be >= 0, got "
+                f"{self.weight_decay} and {self.grad_clip}."
+            )
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): a straight line from
+    ``lr / warmup_steps`` up to ``lr``, then half a cosine down to ``min_lr`` at
+    ``decay_steps`` (default ``max_steps``), then ``min_lr``."""
+    c = config
+    if step < c.warmup_steps:
+        return c.lr * (step + 1) / c.warmup_steps
+    end = c.decay_steps or c.max_steps
+    if step >= end:
+        return c.min_lr
+    progress = (step - c.warmup_steps) / max(1, end - c.warmup_steps)  # 0 -> 1
+    return c.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (c.lr - c.min_lr)
+
+
+def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with two groups: weight decay on every parameter with 2+ dimensions
+    (Linear weights and embedding tables), none on biases and LayerNorm gains.
+
+    Why: decay pulls weights toward 0. A matrix mixes features, and shrinking it is
+    the regularisation we want. A bias or a LayerNorm gain is one number per feature
+    that sets an offset or a scale: pulling a gain toward 0 would just shrink the
+    signal. The embedding is decayed because GPT ties it to the output layer, a matrix
+    like the others. Tied weights appear once (``parameters()`` de-duplicates)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    kwargs = dict(lr=config.lr, betas=config.betas)
+    if config.fused:
+        try:
+            return torch.optim.AdamW(groups, fused=True, **kwargs)
+        except (RuntimeError, TypeError):  # no fused kernel for this device
+            pass
+    return torch.optim.AdamW(groups, foreach=True, **kwargs)
+
+
+def batch_source(data, config: TrainConfig, name: str = "train_data") -> BatchFn:
+    """A batch function from ``data``: a callable ``batch_fn(generator) -> (x, y)``
+    is returned as it is; a 1-D tensor of token ids gives random windows, the same
+    as ``get_batch`` draws."""
+    if callable(data):
+        return data
+    if not isinstance(data, torch.Tensor) or data.dim() != 1:
+        seen = (
+            tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
+        )
+        raise ValueError(
+            f"{name} must be a 1-D tensor of token ids or a callable "
+            f"batch_fn(generator) -> (x, y), got {seen}."
+        )
+    get_batch(data[: config.block_size + 2], config.block_size, 1)  # checks once
+    size = len(data) - config.block_size
+    offsets = torch.arange(config.block_size + 1)
+
+    def batch_fn(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        # the same windows as get_batch, with one gather instead of two
+        starts = torch.randint(size, (config.batch_size,), generator=generator)
+        chunk = data[starts[:, None] + offsets]  # (B, T + 1)
+        return chunk[:, :-1], chunk[:, 1:]  # x, y: (B, T) each
+
+    return batch_fn
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data, config: TrainConfig) -> float:
+    """Mean loss of ``model`` over ``config.eval_steps`` batches of ``data``, drawn
+    with a generator seeded ``config.seed + 1``: the same batches at every call, and
+    the training sampler's stream is left untouched."""
+    batch_fn = batch_source(data, config, "val_data")
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for _ in range(config.eval_steps):
+        x, y = batch_fn(generator)
+        total += model(x, y)[1].item()
+    model.train(was_training)
+    return total / config.eval_steps
+
+
+def train(
+    model: nn.Module,
+    train_data,
+    val_data,
+    config: TrainConfig,
+    callbacks: list[Callable[[dict], None]] | None = None,
+    checkpoint_path=None,
+    resume_from=None,
+) -> dict:
+    """Train ``model`` for ``config.max_steps`` steps; returns the history.
+
+    ``train_data`` / ``val_data``: 1-D token tensors or ``batch_fn(generator) ->
+    (x, y)``; ``model(x, y)`` must return ``(logits, loss)``. Every ``eval_interval``
+    steps (and at the last) the validation loss is measured, each callback is called
+    with the history, and, with ``checkpoint_path``, a checkpoint is written (on a new
+    best val loss only if ``save_best``). ``resume_from`` continues a checkpointed run
+    exactly where it stopped: weights, optimizer, step, sampler and RNG state.
+
+    The history: ``step``, ``train_loss``, ``lr`` (one entry per step), ``eval_step``,
+    ``val_loss``, ``time`` (seconds since the start, per evaluation), ``best_val``.
+    """
+    from tqdm.auto import tqdm
+
+    batch_fn = batch_source(train_data, config, "train_data")
+    batch_source(val_data, config, "val_data")
+    optimizer = configure_optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = {
+        "step": [],
+        "train_loss": [],
+        "lr": [],
+        "eval_step": [],
+        "val_loss": [],
+        "time": [],
+        "best_val": math.inf,
+    }
+    start = 0
+    if resume_from is not None:
+        meta = load_checkpoint(resume_from, model, optimizer, generator)
+        start, history = meta["step"], meta["history"]
+        history["best_val"] = history.get("best_val") or math.inf
+    model.train()
+    t0 = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
+    bar = tqdm(
+        range(start, config.max_steps),
+        disable=not config.progress,
+        initial=start,
+        total=config.max_steps,
+        desc="train",
+    )
+    for step in bar:
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = batch_fn(generator)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        history["step"].append(step + 1)
+        history["train_loss"].append(loss.item())
+        history["lr"].append(lr)
+        done = step + 1
+        if done % config.eval_interval == 0 or done == config.max_steps:
+            val = evaluate(model, val_data, config)
+            history["eval_step"].append(done)
+            history["val_loss"].append(val)
+            history["time"].append(time.perf_counter() - t0)
+            bar.set_postfix(train=f"{history['train_loss'][-1]:.3f}", val=f"{val:.3f}")
+            improved = val < history["best_val"]
+            history["best_val"] = min(val, history["best_val"])
+            # the one place for side effects (rank-0-only logic would go here)
+            if checkpoint_path is not None and (improved or not config.save_best):
+                save_checkpoint(
+                    checkpoint_path,
+                    model,
+                    optimizer,
+                    done,
+                    generator,
+                    history,
+                    {"train_config": dataclasses.asdict(config)},
+                )
+            for callback in callbacks or []:
+                callback(history)
+    bar.close()
+    return history
