@@ -39,3 +39,17 @@ def test_bad_arguments():
         sentiment_split("val", 10)
     with pytest.raises(ValueError, match="n must"):
         sentiment_split("train", 0)
+
+
+def test_committed_results_show_the_transfer_chapter_09_claims():
+    """data/sentiment_results.json (scripts/make_sentiment_results.py): the fine-tuned
+    pretrained encoder reaches >= 85% on held-out words and beats from-scratch by 15."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "data" / "sentiment_results.json"
+    results = json.loads(path.read_text())["results"]
+    final = {name: r["curve"][-1][1] for name, r in results.items()}
+    assert final["fine-tuned"] >= 0.85
+    assert final["fine-tuned"] - final["from scratch"] >= 0.15
+    assert set(final) == {"fine-tuned", "from scratch", "linear probe"}
