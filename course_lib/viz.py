@@ -378,8 +378,9 @@ def draw_next_token(
     ax.set_xlabel(f"the {len(order)} most likely next tokens")
     ax.set_ylabel("probability")
     kept = int((after > 0).sum())
-    ax.set_title(title or f"T={temperature}, top_k={top_k or 'off'}, top_p={top_p}: "
-                 f"{kept} token(s) can be drawn")
+    p_text = "off" if top_p is None else f"{top_p:.2g}"
+    ax.set_title(title or f"T={temperature:.2g}, top_k={top_k or 'off'}, "
+                 f"top_p={p_text}: {kept} token(s) can be drawn")
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
