@@ -212,3 +212,19 @@ def test_filters_reject_bad_values():
         top_p_filter(_logits(), 0)
     with pytest.raises(ValueError, match="temperature"):
         apply_temperature(_logits(), 0)
+
+
+def test_draw_next_token_bars_are_next_token_probs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.viz import draw_next_token
+
+    logits = _logits(B=1)[0]
+    fig = draw_next_token(logits, list("abcdefghijklm"), 0.8, 3, 0.9, n=13)
+    bars = fig.axes[0].patches
+    order = torch.softmax(logits, -1).argsort(descending=True)
+    heights = torch.tensor([b.get_height() for b in bars[13:]], dtype=torch.float32)
+    torch.testing.assert_close(heights, next_token_probs(logits, 0.8, 3, 0.9)[order])
+    with pytest.raises(ValueError, match="len\\(tokens\\)"):
+        draw_next_token(logits, list("abc"))
