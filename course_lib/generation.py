@@ -1,0 +1,198 @@
+"""Text generation (chapter 08): turning next-token logits into tokens.
+
+Each strategy is a small pure function on logits ``(..., V)``:
+
+- :func:`greedy`: the most likely token.
+- :func:`apply_temperature`: ``logits / T``; ``softmax(logits / T)`` is sharper for
+  ``T < 1`` and flatter for ``T > 1``.
+- :func:`top_k_filter`: keep the ``k`` largest logits, set the rest to ``-inf``.
+- :func:`top_p_filter` (nucleus sampling, Holtzman et al. 2019): keep the smallest set
+  of most likely tokens whose probabilities sum to at least ``p``.
+
+:func:`generate` runs a GPT autoregressively with them, with or without a KV cache
+(``GPT.new_caches``); both paths give the same tokens. Filters follow the conventions
+of Hugging Face's ``TopKLogitsWarper`` / ``TopPLogitsWarper`` (tests compare them).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# ----------------------------------------------------------------------- validation
+
+
+def _check_temperature(temperature: float) -> None:
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(
+            f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}."
+        )
+
+
+def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be an int >= 1 or None, got {top_k!r}.")
+
+
+def _check_top_p(top_p: float | None) -> None:
+    if top_p is not None and (
+        not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0
+    ):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}.")
+
+
+# ----------------------------------------------------------------------- strategies
+
+
+def greedy(logits: Tensor) -> Tensor:
+    """The most likely token: ``(..., V) -> (..., 1)`` ids."""
+    return logits.argmax(dim=-1, keepdim=True)
+
+
+def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
+    """``logits / temperature`` for ``temperature > 0`` (shape kept, ``(..., V)``).
+
+    ``temperature = 0`` is the greedy limit and has no logits form: use :func:`greedy`.
+    Raises ``ValueError`` for ``temperature <= 0``.
+    """
+    _check_temperature(temperature)
+    if temperature == 0:
+        raise ValueError("temperature=0 is greedy decoding: use greedy(logits).")
+    return logits / temperature
+
+
+def top_k_filter(logits: Tensor, k: int) -> Tensor:
+    """Keep the ``k`` largest logits of each row ``(..., V)``, set the others to -inf.
+
+    Ties with the k-th largest value are kept (as Hugging Face does); ``k >= V``
+    keeps everything. Raises ``ValueError`` for ``k < 1``.
+    """
+    _check_top_k(k)
+    k = min(k, logits.shape[-1])
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def top_p_filter(logits: Tensor, p: float) -> Tensor:
+    """Nucleus filter: keep the fewest most likely tokens whose probabilities sum to
+    at least ``p`` (always at least one), set the others to -inf. ``(..., V)`` kept.
+
+    ``p = 1`` keeps everything. Raises ``ValueError`` for ``p`` outside ``(0, 1]``.
+    """
+    _check_top_p(p)
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ahead
+    # a token is needed while the tokens ahead of it do not yet reach p
+    drop_sorted = mass_before >= p
+    drop_sorted[..., 0] = False
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def next_token_probs(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Tensor:
+    """The distribution sampling draws from, ``(..., V) -> (..., V)``: temperature,
+    then top-k, then top-p, then softmax. ``temperature = 0`` gives a one-hot on the
+    argmax. Raises ``ValueError`` for a bad knob."""
+    _check_temperature(temperature)
+    _check_top_k(top_k)
+    _check_top_p(top_p)
+    if temperature == 0:
+        return torch.zeros_like(logits).scatter_(-1, greedy(logits), 1.0)
+    logits = apply_temperature(logits, temperature)
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    return torch.softmax(logits, dim=-1)
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """One token per row from ``(B, V)`` logits: ``(B, V) -> (B, 1)`` ids.
+    ``temperature = 0`` is greedy (no randomness used)."""
+    if temperature == 0:
+        _check_top_k(top_k)
+        _check_top_p(top_p)
+        return greedy(logits)
+    probs = next_token_probs(logits, temperature, top_k, top_p)
+    return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+
+
+# ----------------------------------------------------------------------- the loop
+
+
+@torch.no_grad()
+def generate(
+    model,
+    idx: Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Extend ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens: ``-> (B, T + N)``.
+
+    ``model`` is a :class:`course_lib.models.GPT` (anything with ``config.block_size``,
+    ``config.vocab_size``, ``forward(idx, caches=...) -> (logits, _)`` and
+    ``new_caches()``). The model only ever sees the last ``block_size`` tokens: a
+    longer prompt is cropped to its last ``block_size`` tokens for the forward pass
+    (the returned tensor still starts with the whole prompt).
+
+    With ``use_cache=True`` each step feeds only the newest token and reuses the keys
+    and values cached for the earlier ones. Once the sequence outgrows ``block_size``
+    the window slides and every token's position changes, so cached keys are stale:
+    the cache is then re-primed on the cropped window at each step, exactly what the
+    no-cache path computes (same tokens; no speed-up beyond ``block_size``).
+
+    Sampling is reproducible with ``generator`` (a seeded ``torch.Generator``);
+    ``temperature=0`` is greedy. The model is put in eval mode for the call and
+    restored afterwards. Raises ``ValueError`` for a knob out of range, a non-(B, T)
+    or empty prompt, or a token id outside ``[0, vocab_size)``.
+    """
+    _check_temperature(temperature)
+    _check_top_k(top_k)
+    _check_top_p(top_p)
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}.")
+    if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
+        shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
+        raise ValueError(f"idx must be a non-empty (B, T) tensor of ids, got {shape}.")
+    if idx.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"idx must hold integer token ids, got dtype {idx.dtype}.")
+    V, block_size = model.config.vocab_size, model.config.block_size
+    if idx.min() < 0 or idx.max() >= V:
+        raise ValueError(
+            f"idx holds ids in [{int(idx.min())}, {int(idx.max())}], expected "
+            f"[0, {V}) for vocab_size={V}."
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        caches = None
+        seq = idx.long()
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits, _ = model(seq[:, -block_size:])
+            elif caches is None or len(caches[0]) + 1 > block_size:
+                caches = model.new_caches()  # (re-)prime on the cropped window
+                logits, _ = model(seq[:, -block_size:], caches=caches)
+            else:
+                logits, _ = model(seq[:, -1:], caches=caches)  # only the newest token
+            nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
+            seq = torch.cat([seq, nxt], dim=1)  # (B, T) -> (B, T+1)
+    finally:
+        model.train(was_training)
+    return seq

@@ -1,0 +1,230 @@
+"""course_lib.generation: strategies against hand computations and Hugging Face's
+logits processors; generate with and without the KV cache; bad input."""
+
+import math
+
+import pytest
+import torch
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+from course_lib.generation import (
+    apply_temperature,
+    generate,
+    greedy,
+    next_token_probs,
+    sample_next,
+    top_k_filter,
+    top_p_filter,
+)
+from course_lib.models import GPT, GPTConfig
+
+TINY = GPTConfig(vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16)
+
+
+def _logits(B=4, V=13, seed=0):
+    return torch.randn(B, V, generator=torch.Generator().manual_seed(seed)) * 2
+
+
+def _model():
+    torch.manual_seed(0)
+    return GPT(TINY).eval()
+
+
+# ------------------------------------------------------------------ strategies
+
+
+def test_greedy_is_argmax():
+    logits = _logits()
+    assert greedy(logits).shape == (4, 1)
+    for row, tok in zip(logits.tolist(), greedy(logits)[:, 0].tolist(), strict=True):
+        assert row[tok] == max(row)
+
+
+def test_temperature_against_softmax_by_hand_and_hf():
+    logits = _logits()
+    for T in (0.3, 1.0, 2.5):
+        probs = torch.softmax(apply_temperature(logits, T), -1)
+        by_hand = [
+            [math.exp(x / T) / sum(math.exp(y / T) for y in row) for x in row]
+            for row in logits.tolist()
+        ]
+        torch.testing.assert_close(probs, torch.tensor(by_hand))
+        hf = TemperatureLogitsWarper(T)(None, logits.clone())
+        torch.testing.assert_close(apply_temperature(logits, T), hf)
+    # lower temperature is sharper: the top probability grows
+    assert (next_token_probs(logits, 0.5).max(-1).values
+            > next_token_probs(logits, 2.0).max(-1).values).all()
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 13, 20])
+def test_top_k_keeps_exactly_the_k_largest(k):
+    logits = _logits()
+    out = top_k_filter(logits, k)
+    for row, kept in zip(logits.tolist(), out.tolist(), strict=True):
+        ranked = sorted(range(len(row)), key=lambda i: -row[i])
+        expected = set(ranked[:k])
+        got = {i for i, x in enumerate(kept) if x != float("-inf")}
+        assert got == expected
+        assert all(kept[i] == row[i] for i in got)  # kept logits unchanged
+    hf = TopKLogitsWarper(top_k=k)(None, logits.clone())
+    torch.testing.assert_close(out, hf)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9, 0.999, 1.0])
+def test_top_p_keeps_the_smallest_nucleus(p):
+    logits = _logits(B=6, seed=3)
+    out = top_p_filter(logits, p)
+    for row, kept in zip(torch.softmax(logits, -1).tolist(), out.tolist(), strict=True):
+        order = sorted(range(len(row)), key=lambda i: -row[i])
+        expected, mass = set(), 0.0
+        for i in order:  # add the most likely tokens until their mass reaches p
+            expected.add(i)
+            mass += row[i]
+            if mass >= p:
+                break
+        got = {i for i, x in enumerate(kept) if x != float("-inf")}
+        assert got == expected, (p, got, expected)
+    hf = TopPLogitsWarper(top_p=p)(None, logits.clone())
+    torch.testing.assert_close(out, hf)
+
+
+def test_next_token_probs_combines_knobs_in_order():
+    logits = _logits()
+    probs = next_token_probs(logits, temperature=0.7, top_k=5, top_p=0.8)
+    hf = TopPLogitsWarper(0.8)(None, TopKLogitsWarper(5)(None, logits / 0.7))
+    torch.testing.assert_close(probs, torch.softmax(hf, -1))
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+    one_hot = next_token_probs(logits, temperature=0)
+    assert torch.equal(one_hot.argmax(-1, keepdim=True), greedy(logits))
+    assert torch.equal(one_hot.sum(-1), torch.ones(4))
+
+
+def test_sample_next_is_reproducible_and_follows_the_distribution():
+    logits = _logits(B=1)
+    a = [sample_next(logits, generator=torch.Generator().manual_seed(5)) for _ in "ab"]
+    assert torch.equal(a[0], a[1])
+    g = torch.Generator().manual_seed(0)
+    draws = torch.cat([sample_next(logits.expand(4000, -1), generator=g)])[:, 0]
+    freq = torch.bincount(draws, minlength=13).float() / 4000
+    torch.testing.assert_close(freq, torch.softmax(logits[0], -1), atol=0.03, rtol=0)
+    # top-k=2 never draws outside the two best
+    g = torch.Generator().manual_seed(0)
+    draws = sample_next(logits.expand(500, -1), top_k=2, generator=g)[:, 0]
+    assert set(draws.tolist()) <= set(torch.topk(logits[0], 2).indices.tolist())
+
+
+# ------------------------------------------------------------------ generate
+
+
+def test_generate_greedy_cache_equals_no_cache_and_argmax_by_hand():
+    model = _model()
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    fast = generate(model, prompt, 8, temperature=0, use_cache=True)
+    slow = generate(model, prompt, 8, temperature=0, use_cache=False)
+    assert fast.shape == (2, 11)
+    assert torch.equal(fast, slow)
+    assert torch.equal(fast[:, :3], prompt)
+    seq = prompt  # one more time, by hand: argmax of the last logit, full recompute
+    for _ in range(8):
+        seq = torch.cat([seq, model(seq)[0][:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(fast, seq)
+
+
+@pytest.mark.parametrize("knobs", [{}, {"temperature": 0.8, "top_k": 4},
+                                   {"temperature": 1.3, "top_p": 0.9}])
+def test_generate_sampled_cache_equals_no_cache_with_same_generator(knobs):
+    model = _model()
+    prompt = torch.tensor([[3, 1, 4, 1, 5]] * 3)
+    runs = [
+        generate(model, prompt, 6, use_cache=c, **knobs,
+                 generator=torch.Generator().manual_seed(7))
+        for c in (True, False, True)
+    ]
+    assert torch.equal(runs[0], runs[1])
+    assert torch.equal(runs[0], runs[2])  # reproducible
+    other = generate(model, prompt, 6, **knobs,
+                     generator=torch.Generator().manual_seed(8))
+    if knobs.get("temperature", 1.0) > 1.0 or not knobs:
+        assert not torch.equal(runs[0], other)  # the seed matters
+
+
+def test_generate_past_block_size_crops_and_cache_equals_no_cache():
+    model = _model()
+    prompt = torch.randint(0, 13, (2, 20), generator=torch.Generator().manual_seed(1))
+    for knobs in ({"temperature": 0}, {"temperature": 1.0}):
+        fast = generate(model, prompt, 10, **knobs, use_cache=True,
+                        generator=torch.Generator().manual_seed(2))
+        slow = generate(model, prompt, 10, **knobs, use_cache=False,
+                        generator=torch.Generator().manual_seed(2))
+        assert fast.shape == (2, 30)
+        assert torch.equal(fast, slow)
+        assert torch.equal(fast[:, :20], prompt)
+    # the prompt's first tokens beyond the last block_size do not matter
+    changed = prompt.clone()
+    changed[:, :8] = 0
+    a = generate(model, prompt, 4, temperature=0)
+    b = generate(model, changed, 4, temperature=0)
+    assert torch.equal(a[:, 20:], b[:, 20:])
+    # a short prompt growing past block_size: cache re-primed, same tokens
+    short = prompt[:, :5]
+    assert torch.equal(generate(model, short, 15, temperature=0),
+                       generate(model, short, 15, temperature=0, use_cache=False))
+
+
+def test_generate_restores_training_mode():
+    model = _model().train()
+    generate(model, torch.tensor([[1]]), 2, temperature=0)
+    assert model.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"top_p": 0.0}, "top_p.*0.0"),
+        ({"top_p": 1.5}, "top_p.*1.5"),
+        ({"top_k": 0}, "top_k.*0"),
+        ({"temperature": -0.5}, "temperature.*-0.5"),
+        ({"max_new_tokens": -1}, "max_new_tokens.*-1"),
+    ],
+)
+def test_generate_bad_knobs(kwargs, match):
+    args = {"max_new_tokens": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        generate(_model(), torch.tensor([[1, 2]]), **args)
+
+
+def test_generate_bad_ids_and_shapes():
+    model = _model()
+    with pytest.raises(ValueError, match="13"):
+        generate(model, torch.tensor([[1, 13]]), 2)
+    with pytest.raises(ValueError, match="-1"):
+        generate(model, torch.tensor([[-1, 2]]), 2)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        generate(model, torch.tensor([1, 2]), 2)
+    with pytest.raises(ValueError, match="dtype"):
+        generate(model, torch.tensor([[1.0, 2.0]]), 2)
+
+
+def test_filters_reject_bad_values():
+    with pytest.raises(ValueError, match="top_k.*-2"):
+        top_k_filter(_logits(), -2)
+    with pytest.raises(ValueError, match="top_p.*0"):
+        top_p_filter(_logits(), 0)
+    with pytest.raises(ValueError, match="temperature"):
+        apply_temperature(_logits(), 0)
+
+
+def test_draw_next_token_bars_are_next_token_probs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.viz import draw_next_token
+
+    logits = _logits(B=1)[0]
+    fig = draw_next_token(logits, list("abcdefghijklm"), 0.8, 3, 0.9, n=13)
+    bars = fig.axes[0].patches
+    order = torch.softmax(logits, -1).argsort(descending=True)
+    heights = torch.tensor([b.get_height() for b in bars[13:]], dtype=torch.float32)
+    torch.testing.assert_close(heights, next_token_probs(logits, 0.8, 3, 0.9)[order])
+    with pytest.raises(ValueError, match="len\\(tokens\\)"):
+        draw_next_token(logits, list("abc"))
