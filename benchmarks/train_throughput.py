@@ -5,7 +5,8 @@
 
 Shape: n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0,
 AdamW lr 1e-3, on a character corpus (``--text-file``, default the built-in one).
-Prints ms/iter, tokens/s and the final train/val losses; the last line is one JSON
+It runs ``course_lib.training.train`` itself, the loop chapter 07 teaches. Prints
+ms/iter, tokens/s and the final train/val losses; the last line is one JSON
 object. With ``--target-val-loss`` it trains with our own recipe (warmup + cosine,
 higher peak lr) at the same model size, evaluating every ``--eval-interval`` steps,
 and reports the wall time to reach the target (evaluation time included).
@@ -14,6 +15,7 @@ and reports the wall time to reach the target (evaluation time included).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -22,13 +24,7 @@ import torch
 from course_lib.data import load_corpus, train_val_split
 from course_lib.models import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
-from course_lib.training import (
-    TrainConfig,
-    batch_source,
-    configure_optimizer,
-    evaluate,
-    lr_at,
-)
+from course_lib.training import TrainConfig, evaluate, train
 
 
 def main() -> None:
@@ -57,66 +53,64 @@ def main() -> None:
     )
     torch.manual_seed(1337)
     model = GPT(shape)
+    common = dict(
+        batch_size=12,
+        block_size=64,
+        weight_decay=0.1,
+        betas=(0.9, 0.99),
+        grad_clip=1.0,
+        progress=False,
+    )
     if args.target_val_loss is None:  # nanoGPT's recipe: constant lr 1e-3
-        steps = args.iters
+        # one 1-batch evaluation at the end only, so the timing is the training steps
         config = TrainConfig(
-            max_steps=steps,
-            batch_size=12,
-            block_size=64,
+            max_steps=args.iters,
             lr=1e-3,
             min_lr=1e-3,
             warmup_steps=0,
-            weight_decay=0.1,
-            betas=(0.9, 0.99),
-            grad_clip=1.0,
-            eval_steps=args.eval_steps,
-            progress=False,
+            eval_interval=args.iters,
+            eval_steps=1,
+            **common,
         )
-    else:  # our recipe at the same model size
-        steps = args.max_iters
+    else:  # our recipe at the same model size, stopped at the target
         config = TrainConfig(
-            max_steps=steps,
-            batch_size=12,
-            block_size=64,
+            max_steps=args.max_iters,
             lr=3e-3,
             min_lr=3e-4,
             warmup_steps=100,
             decay_steps=2000,
-            weight_decay=0.1,
-            betas=(0.9, 0.99),
-            grad_clip=1.0,
+            eval_interval=args.eval_interval,
             eval_steps=args.eval_steps,
-            progress=False,
+            **common,
         )
-    batch_fn = batch_source(train_data, config)
-    opt = configure_optimizer(model, config)
-    gen = torch.Generator().manual_seed(config.seed)
-    params = list(model.parameters())
-    model.train()
-    reached, t_train, t0 = None, 0.0, time.perf_counter()
-    for step in range(steps):
-        t = time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, config)
-        x, y = batch_fn(gen)
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
-        t_train += time.perf_counter() - t
-        if args.target_val_loss is not None and (step + 1) % args.eval_interval == 0:
-            val = evaluate(model, val_data, config)
-            if val <= args.target_val_loss:
-                reached = {
-                    "step": step + 1,
-                    "val_loss": round(val, 4),
-                    "wall_s": round(time.perf_counter() - t0, 1),
-                }
-                steps = step + 1
-                break
-    train_loss = evaluate(model, train_data, config)
-    val_loss = evaluate(model, val_data, config)
+
+    class Reached(Exception):
+        pass
+
+    seen: dict = {}
+
+    def stop_at_target(history: dict) -> None:
+        seen.update(history)
+        if args.target_val_loss is not None and history["val_loss"][-1] <= (
+            args.target_val_loss
+        ):
+            raise Reached
+
+    reached = None
+    start = time.perf_counter()
+    try:  # course_lib.training.train itself: the loop the course teaches
+        train(model, train_data, val_data, config, callbacks=[stop_at_target])
+    except Reached:
+        reached = {
+            "step": seen["eval_step"][-1],
+            "val_loss": round(seen["val_loss"][-1], 4),
+            "wall_s": round(seen["time"][-1], 1),
+        }
+    t_train = time.perf_counter() - start
+    steps = len(seen["step"])
+    final = dataclasses.replace(config, eval_steps=args.eval_steps)
+    train_loss = evaluate(model, train_data, final)
+    val_loss = evaluate(model, val_data, final)
     ms = 1000 * t_train / steps
     result = {
         "iters": steps,
