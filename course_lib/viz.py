@@ -338,6 +338,74 @@ def draw_cross_attention(
     return fig
 
 
+# --- chapter 07: the learning-rate schedule and loss curves
+def draw_schedule(
+    warmup_steps: int = 100,
+    max_steps: int = 1000,
+    lr: float = 1e-3,
+    min_lr: float = 1e-4,
+) -> Figure:
+    """The learning rate of every step: ``course_lib.training.lr_at``'s linear warmup
+    then cosine decay to ``min_lr`` (chapter 07)."""
+    from course_lib.training import TrainConfig, lr_at
+
+    config = TrainConfig(
+        max_steps=max_steps, lr=lr, min_lr=min(min_lr, lr), warmup_steps=warmup_steps
+    )
+    steps = range(max_steps)
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.plot(steps, [lr_at(s, config) for s in steps])
+    ax.axvline(warmup_steps, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.set_ylim(0, lr * 1.05)
+    ax.set_title(f"warmup {warmup_steps} steps, cosine to {config.min_lr:g}")
+    fig.tight_layout()
+    return fig
+
+
+def draw_losses(history: dict, title: str = "training", max_steps: int | None = None):
+    """Training loss per step (faint), its 25-step running mean, and the validation
+    loss at each evaluation, from a ``course_lib.training.train`` history."""
+    import torch
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    steps, losses = history["step"], history["train_loss"]
+    if losses:
+        ax.plot(steps, losses, color="C0", alpha=0.25, linewidth=0.8)
+        window = min(25, len(losses))
+        smooth = torch.tensor(losses).unfold(0, window, 1).mean(1)  # running mean
+        ax.plot(steps[window - 1 :], smooth.tolist(), color="C0", label="train")
+    if history["val_loss"]:
+        ax.plot(history["eval_step"], history["val_loss"], "o-", color="C1",
+                label="validation")
+    ax.set_xlim(0, max_steps or (steps[-1] if steps else 1))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def live_loss_plot(title: str = "training", max_steps: int | None = None):
+    """A callback for ``train(..., callbacks=[...])`` that redraws :func:`draw_losses`
+    in place, in the cell's output, at every evaluation (outside IPython it does
+    nothing)."""
+    from IPython.display import display
+
+    handle = display("(the plot appears at the first evaluation)", display_id=True)
+
+    def callback(history: dict) -> None:
+        if handle is None:  # not in a notebook: nothing to redraw
+            return
+        fig = draw_losses(history, title, max_steps)
+        handle.update(fig)
+        plt.close(fig)
+
+    return callback
+
+
 # --- chapter 08: sampling
 def _show_char(token: str) -> str:
     return {" ": "␣", "\n": "\\n", "\t": "\\t"}.get(token, token)

@@ -1,0 +1,100 @@
+"""Chapter 07's longer comparison: bigram, LSTM and GPT trained with the same loop on
+the same budget, their validation curves written to ``data/baselines.json``.
+
+    python scripts/compare_baselines.py            # about 12 minutes on 2 cores
+    python scripts/compare_baselines.py --steps 300 --out /tmp/quick.json
+
+Every model sees the same batches (the same seed), ``--steps`` x ``--batch-size`` x
+``--block-size`` training characters of the built-in ``pydocs`` corpus, and is scored
+by ``course_lib.training.evaluate`` on the same 20 validation batches. The notebook
+only reads the file; this script is how it was made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from course_lib.data import load_corpus, train_val_split
+from course_lib.models import GPT, BigramLanguageModel, GPTConfig, LSTMLanguageModel
+from course_lib.tokenizers import CharTokenizer
+from course_lib.training import TrainConfig, train
+from course_lib.utils import count_parameters
+
+# name -> (model factory given V, peak learning rate)
+MODELS = {
+    "bigram": (lambda V: BigramLanguageModel(V), 0.1),
+    "LSTM, chapter 01's lr 3e-3": (
+        lambda V: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        3e-3,
+    ),
+    "LSTM, tuned lr 1e-2": (
+        lambda V: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        1e-2,
+    ),
+    "GPT 4x128, lr 3e-3": (
+        lambda V: GPT(
+            GPTConfig(vocab_size=V, block_size=64, n_layer=4, n_head=4, n_embd=128)
+        ),
+        3e-3,
+    ),
+}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--block-size", type=int, default=64)
+    p.add_argument("--eval-interval", type=int, default=250)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="data/baselines.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    text = load_corpus().text
+    tok = CharTokenizer.from_text(text)
+    train_data, val_data = train_val_split(torch.tensor(tok.encode(text)), 0.1)
+    budget = TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        block_size=args.block_size,
+        warmup_steps=100,
+        eval_interval=args.eval_interval,
+        eval_steps=20,
+        progress=False,
+    )
+    results = {
+        "budget": dataclasses.asdict(budget),
+        "threads": args.threads,
+        "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
+        "models": {},
+    }
+    out = Path(args.out)
+    for name, (make, lr) in MODELS.items():
+        torch.manual_seed(0)
+        model = make(tok.vocab_size)
+        config = dataclasses.replace(budget, lr=lr, min_lr=lr / 10)
+        t0 = time.perf_counter()
+        h = train(model, train_data, val_data, config)
+        results["models"][name] = {
+            "lr": lr,
+            "parameters": count_parameters(model),
+            "eval_step": h["eval_step"],
+            "val_loss": [round(v, 4) for v in h["val_loss"]],
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        print(name, results["models"][name], file=sys.stderr, flush=True)
+        tmp = out.with_suffix(".tmp")  # written whole, then renamed: never half a file
+        tmp.write_text(json.dumps(results, indent=1) + "\n")
+        os.replace(tmp, out)
+
+
+if __name__ == "__main__":
+    main()
