@@ -103,6 +103,19 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "course_lib"
 
 
+def course_file(name: str) -> Path:
+    """The path of a small artefact the course made and ships in ``data/`` (a trained
+    checkpoint, pre-computed results; ``data/README.md`` says which command made
+    each). Raises ``FileNotFoundError`` naming the file when it is not there."""
+    path = Path(__file__).resolve().parent.parent / "data" / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"course_file: {path} is missing. It ships with the course's repository "
+            "(data/README.md lists each file and the command that makes it)."
+        )
+    return path
+
+
 def load_corpus(name: str | os.PathLike = "pydocs") -> Corpus:
     """Load a corpus by name (see :func:`corpus_names`) or from a UTF-8 text file.
 

@@ -2,12 +2,15 @@
 the same budget, their validation curves written to ``data/baselines.json``.
 
     python scripts/compare_baselines.py            # about 12 minutes on 2 cores
-    python scripts/compare_baselines.py --steps 300 --out /tmp/quick.json
+    python scripts/compare_baselines.py --block-size 256 --batch-size 8 \
+        --models "LSTM, tuned lr 1e-2" "GPT 4x128, lr 3e-3"
 
 Every model sees the same batches (the same seed), ``--steps`` x ``--batch-size`` x
 ``--block-size`` training characters of the built-in ``pydocs`` corpus, and is scored
-by ``course_lib.training.evaluate`` on the same 20 validation batches. The notebook
-only reads the file; this script is how it was made.
+by ``course_lib.training.evaluate`` on the same 20 validation batches. Each budget
+(context length x batch) is stored under its own key ("context 64", ...) in the file,
+beside the budgets already there. The notebook only reads the file; this script is
+how it was made.
 """
 
 from __future__ import annotations
@@ -28,20 +31,20 @@ from course_lib.tokenizers import CharTokenizer
 from course_lib.training import TrainConfig, train
 from course_lib.utils import count_parameters
 
-# name -> (model factory given V, peak learning rate)
+# name -> (model factory given V and the context length, peak learning rate)
 MODELS = {
-    "bigram": (lambda V: BigramLanguageModel(V), 0.1),
+    "bigram": (lambda V, T: BigramLanguageModel(V), 0.1),
     "LSTM, chapter 01's lr 3e-3": (
-        lambda V: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        lambda V, T: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
         3e-3,
     ),
     "LSTM, tuned lr 1e-2": (
-        lambda V: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        lambda V, T: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
         1e-2,
     ),
     "GPT 4x128, lr 3e-3": (
-        lambda V: GPT(
-            GPTConfig(vocab_size=V, block_size=64, n_layer=4, n_head=4, n_embd=128)
+        lambda V, T: GPT(
+            GPTConfig(vocab_size=V, block_size=T, n_layer=4, n_head=4, n_embd=128)
         ),
         3e-3,
     ),
@@ -55,6 +58,7 @@ def main(argv=None) -> None:
     p.add_argument("--block-size", type=int, default=64)
     p.add_argument("--eval-interval", type=int, default=250)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--out", default="data/baselines.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -77,9 +81,11 @@ def main(argv=None) -> None:
         "models": {},
     }
     out = Path(args.out)
-    for name, (make, lr) in MODELS.items():
+    everything = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.models:
+        make, lr = MODELS[name]
         torch.manual_seed(0)
-        model = make(tok.vocab_size)
+        model = make(tok.vocab_size, args.block_size)
         config = dataclasses.replace(budget, lr=lr, min_lr=lr / 10)
         t0 = time.perf_counter()
         h = train(model, train_data, val_data, config)
@@ -91,8 +97,9 @@ def main(argv=None) -> None:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         print(name, results["models"][name], file=sys.stderr, flush=True)
+        everything[f"context {args.block_size}"] = results
         tmp = out.with_suffix(".tmp")  # written whole, then renamed: never half a file
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
+        tmp.write_text(json.dumps(everything, indent=1) + "\n")
         os.replace(tmp, out)
 
 

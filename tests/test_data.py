@@ -161,3 +161,11 @@ def test_token_dataset_covers_every_token_once():
         ds[10]
     with pytest.raises(ValueError, match="block_size"):
         TokenDataset(ids, 0)
+
+
+def test_course_file_finds_shipped_artefacts_and_names_a_missing_one():
+    from course_lib.data import course_file
+
+    assert course_file("README.md").name == "README.md"
+    with pytest.raises(FileNotFoundError, match="no_such_file.json is missing"):
+        course_file("no_such_file.json")

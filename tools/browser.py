@@ -82,6 +82,7 @@ EXPLORERS = [
     Explorer("notebooks/04_multi_head_attention.ipynb"),  # per-head explorer
     Explorer("notebooks/05_transformer_block.ipynb"),  # gradient norms vs depth
     Explorer("notebooks/06_transformer.ipynb"),  # cross-attention of the trained model
+    Explorer("notebooks/07_training_loop.ipynb"),  # learning-rate schedule
     Explorer("notebooks/08_generation.ipynb", control="temperature"),  # sampling knobs
 ]
 
