@@ -16,10 +16,15 @@ Also the glue that lets ``course_lib.training.train`` fine-tune a classifier on 
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import torch
 from torch import Tensor
+
+# chapter 09's pre-computed curves, made by scripts/make_sentiment_results.py
+RESULTS = Path(__file__).resolve().parent.parent / "data" / "sentiment_results.json"
 
 # (positive, negative) adjectives; the last third of each list is held out for test
 POSITIVE = [
@@ -124,3 +129,16 @@ def accuracy(model, ids: Tensor, labels: Tensor, batch_size: int = 500) -> float
         right += (logits.argmax(-1) == labels[start : start + batch_size]).sum().item()
     model.train(was_training)
     return right / len(labels)
+
+
+def load_results(path=RESULTS) -> dict:
+    """The pre-computed runs of ``scripts/make_sentiment_results.py`` (a dict with
+    ``command``, ``settings`` and ``results``: per run a ``curve`` of ``(step,
+    held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: it comes with the course's repository (data/), or "
+            "make it with: python scripts/make_sentiment_results.py"
+        )
+    return json.loads(path.read_text())

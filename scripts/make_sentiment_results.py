@@ -1,5 +1,5 @@
-"""Chapter 09's pre-computed curves: accuracy vs. steps on the held-out-word test set for
-all-MiniLM-L6-v2 fine-tuned, the same architecture from scratch, and a linear probe
+"""Chapter 09's pre-computed curves: accuracy vs. steps on the held-out-word test set
+for all-MiniLM-L6-v2 fine-tuned, the same architecture from scratch, and a linear probe
 (frozen encoder, only the head trained). Every run is ``course_lib.training.train``.
 
     flock /tmp/cpu.lock .venv/bin/python scripts/make_sentiment_results.py
@@ -11,17 +11,16 @@ file + rename). Chapter 09 reads it and re-runs a short fine-tune live.
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 from transformers import BertModel
 
 from course_lib.hf import SequenceClassifier, load_minilm
-from course_lib.sentiment import accuracy, batches, sentiment_split
+from course_lib.sentiment import RESULTS, accuracy, batches, sentiment_split
 from course_lib.training import TrainConfig, train
 from course_lib.utils import set_seed
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "sentiment_results.json"
+OUT = RESULTS  # data/sentiment_results.json
 SETTINGS = dict(steps=150, batch_size=16, eval_every=10, n_train=1000, n_test=300)
 LR = {"fine-tuned": 1e-4, "from scratch": 5e-4, "linear probe": 1e-2}
 

@@ -79,3 +79,14 @@ def test_pad_batch_batches_and_accuracy():
         batches(ids, labels[:2], 4)
     with pytest.raises(ValueError, match="pad_batch"):
         pad_batch([], 0)
+
+
+def test_precomputed_results_meet_the_bar(tmp_path):
+    from course_lib.sentiment import load_results
+
+    results = load_results()["results"]
+    final = {name: r["curve"][-1][1] for name, r in results.items()}
+    assert final["fine-tuned"] >= 0.85
+    assert final["fine-tuned"] - final["from scratch"] >= 0.15
+    with pytest.raises(FileNotFoundError, match="make_sentiment_results"):
+        load_results(tmp_path / "none.json")
