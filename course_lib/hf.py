@@ -310,6 +310,9 @@ class SequenceClassifier(nn.Module):
     ``attention_mask`` is None) must return hidden states ``(B, T, C)``: a tensor, a
     tuple starting with one, or a Hugging Face output with ``last_hidden_state``.
     ``pooling``: ``"mean"`` over real tokens, or ``"first"`` (BERT's ``[CLS]``).
+    ``pad_token_id``: when given, a call without ``attention_mask`` derives it as
+    ``input_ids != pad_token_id``, so ``model(x, y)`` alone (what
+    ``course_lib.training.train`` calls) pools over real tokens only.
     ``forward`` follows the course's convention: ``(logits, loss or None)``.
     """
 
@@ -319,6 +322,7 @@ class SequenceClassifier(nn.Module):
         num_labels: int,
         pooling: str = "mean",
         hidden_size: int | None = None,
+        pad_token_id: int | None = None,
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "first"):
@@ -335,7 +339,13 @@ class SequenceClassifier(nn.Module):
                 "hidden_size is needed: the encoder has no config.hidden_size or "
                 "config.n_embd to read it from."
             )
-        self.encoder, self.pooling = encoder, pooling
+        if pad_token_id is not None and (
+            isinstance(pad_token_id, bool) or not isinstance(pad_token_id, int)
+        ):
+            raise ValueError(
+                f"pad_token_id must be an int or None, got {pad_token_id!r}."
+            )
+        self.encoder, self.pooling, self.pad_token_id = encoder, pooling, pad_token_id
         self.head = nn.Linear(hidden_size, num_labels)
 
     def forward(
@@ -351,6 +361,8 @@ class SequenceClassifier(nn.Module):
             raise ValueError(
                 f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}."
             )
+        if attention_mask is None and self.pad_token_id is not None:
+            attention_mask = (input_ids != self.pad_token_id).long()  # (B, T)
         if attention_mask is None:
             hidden = _hidden_states(self.encoder(input_ids))
         else:

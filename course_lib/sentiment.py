@@ -8,11 +8,23 @@ The point of the task is transfer: the **test split uses adjectives and nouns th
 occur in the training split**. A model that learnt what words mean elsewhere (a
 pretrained encoder) can still read them; a model trained from scratch on the training
 split has never seen them. Its own module because ``data.py`` is already long.
+
+Also the glue that lets ``course_lib.training.train`` fine-tune a classifier on it:
+:func:`pad_batch`, :func:`batches` (a ``batch_fn(generator) -> (x, y)``) and
+:func:`accuracy`.
 """
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+# chapter 09's pre-computed curves, made by scripts/make_sentiment_results.py
+RESULTS = Path(__file__).resolve().parent.parent / "data" / "sentiment_results.json"
 
 # (positive, negative) adjectives; the last third of each list is held out for test
 POSITIVE = [
@@ -76,3 +88,57 @@ def held_out_words() -> set[str]:
     """The words of the test split that the training split never uses."""
     k = N_TRAIN_ADJ
     return set(POSITIVE[k:] + NEGATIVE[k:] + NOUNS_TEST + INTENSIFIERS_TEST)
+
+
+# ------------------------------------------------- glue for course_lib.training.train
+def pad_batch(sequences: list[list[int]], pad_id: int) -> Tensor:
+    """Token id lists of varying length, right-padded with ``pad_id``: ``(B, T)``."""
+    if not sequences or not all(len(s) for s in sequences):
+        raise ValueError("pad_batch: need a non-empty list of non-empty id lists.")
+    T = max(len(s) for s in sequences)
+    return torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in sequences])
+
+
+def batches(ids: Tensor, labels: Tensor, batch_size: int):
+    """A ``batch_fn(generator) -> (x (B, T), y (B,))`` drawing ``batch_size`` random
+    rows of ``ids`` ``(N, T)`` and their ``labels`` ``(N,)``, for ``train``."""
+    if ids.dim() != 2 or labels.shape != ids.shape[:1]:
+        raise ValueError(
+            f"ids must be (N, T) and labels (N,), got {tuple(ids.shape)} and "
+            f"{tuple(labels.shape)}."
+        )
+    if not isinstance(batch_size, int) or not 1 <= batch_size:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+
+    def batch_fn(generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        rows = torch.randint(0, len(labels), (batch_size,), generator=generator)
+        return ids[rows], labels[rows]
+
+    return batch_fn
+
+
+@torch.no_grad()
+def accuracy(model, ids: Tensor, labels: Tensor, batch_size: int = 500) -> float:
+    """Share of rows where ``model(ids)``'s logits ``(B, L)`` have their argmax at the
+    label; evaluated in eval mode, in chunks of ``batch_size`` rows."""
+    was_training = model.training
+    model.eval()
+    right = 0
+    for start in range(0, len(labels), batch_size):
+        logits, _ = model(ids[start : start + batch_size])
+        right += (logits.argmax(-1) == labels[start : start + batch_size]).sum().item()
+    model.train(was_training)
+    return right / len(labels)
+
+
+def load_results(path=RESULTS) -> dict:
+    """The pre-computed runs of ``scripts/make_sentiment_results.py`` (a dict with
+    ``command``, ``settings`` and ``results``: per run a ``curve`` of ``(step,
+    held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: it comes with the course's repository (data/), or "
+            "make it with: python scripts/make_sentiment_results.py"
+        )
+    return json.loads(path.read_text())

@@ -1,62 +1,61 @@
-"""Chapter 09's pre-computed curves: accuracy vs. steps on the held-out-word test set for
-all-MiniLM-L6-v2 fine-tuned, the same architecture from scratch, and a linear probe.
+"""Chapter 09's pre-computed curves: accuracy vs. steps on the held-out-word test set
+for all-MiniLM-L6-v2 fine-tuned, the same architecture from scratch, and a linear probe
+(frozen encoder, only the head trained). Every run is ``course_lib.training.train``.
 
-    .venv/bin/python scripts/make_sentiment_results.py   # a few minutes on 2 busy CPU cores
+    flock /tmp/cpu.lock .venv/bin/python scripts/make_sentiment_results.py
 
-Writes data/sentiment_results.json atomically (temp file + rename). Chapter 09 reads it
-and re-runs a short fine-tune live.
+(about 2 minutes on 2 CPU cores). Writes data/sentiment_results.json atomically (temp
+file + rename). Chapter 09 reads it and re-runs a short fine-tune live.
 """
 
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 from transformers import BertModel
 
 from course_lib.hf import SequenceClassifier, load_minilm
-from course_lib.sentiment import sentiment_split
+from course_lib.sentiment import RESULTS, accuracy, batches, sentiment_split
+from course_lib.training import TrainConfig, train
 from course_lib.utils import set_seed
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "sentiment_results.json"
-SETTINGS = dict(steps=60, batch_size=16, eval_every=20, n_train=1000, n_test=300)
+OUT = RESULTS  # data/sentiment_results.json
+SETTINGS = dict(steps=150, batch_size=16, eval_every=10, n_train=1000, n_test=300)
 LR = {"fine-tuned": 1e-4, "from scratch": 5e-4, "linear probe": 1e-2}
 
 
-def encode(tokenizer, sentences):
-    batch = tokenizer(sentences, padding=True, return_tensors="pt")
-    return batch["input_ids"], batch["attention_mask"]
-
-
-@torch.no_grad()
-def accuracy(model, ids, mask, labels) -> float:
-    model.eval()
-    logits, _ = model(ids, attention_mask=mask)
-    model.train()
-    return (logits.argmax(-1) == labels).float().mean().item()
-
-
 def run(name, model, data, s) -> dict:
-    set_seed(0)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=LR[name], weight_decay=0.01)
-    (xi, xm, xy), (ti, tm, ty) = data
-    g = torch.Generator().manual_seed(0)
-    curve, t0 = [(0, accuracy(model, ti, tm, ty))], time.perf_counter()
-    model.train()
-    for step in range(1, s["steps"] + 1):
-        b = torch.randint(0, len(xy), (s["batch_size"],), generator=g)
-        _, loss = model(xi[b], xy[b], attention_mask=xm[b])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % s["eval_every"] == 0:
-            curve.append((step, accuracy(model, ti, tm, ty)))
-            print(name, curve[-1], round(time.perf_counter() - t0, 1), flush=True)
+    (train_x, train_y), (test_x, test_y) = data
+    config = TrainConfig(
+        max_steps=s["steps"],
+        batch_size=s["batch_size"],
+        lr=LR[name],
+        min_lr=LR[name] / 10,
+        warmup_steps=10,
+        weight_decay=0.01,
+        eval_interval=s["eval_every"],
+        eval_steps=1,
+        progress=False,
+    )
+    curve = [(0, accuracy(model, test_x, test_y))]
+
+    def record(history):  # called by train after every evaluation
+        curve.append((history["eval_step"][-1], accuracy(model, test_x, test_y)))
+        print(name, curve[-1], round(history["time"][-1], 1), flush=True)
+
+    t0 = time.perf_counter()
+    history = train(
+        model,
+        batches(train_x, train_y, s["batch_size"]),
+        lambda generator: (test_x, test_y),  # val loss on the whole test set
+        config,
+        callbacks=[record],
+    )
     return dict(
         curve=curve,
-        train_accuracy=accuracy(model, xi, xm, xy),
+        val_loss=[round(v, 4) for v in history["val_loss"]],
+        train_accuracy=accuracy(model, train_x, train_y),
         seconds=round(time.perf_counter() - t0, 1),
         lr=LR[name],
     )
@@ -66,25 +65,33 @@ def main() -> None:
     torch.set_num_threads(2)
     s = SETTINGS
     pretrained, tok = load_minilm()
-    train_x, train_y = sentiment_split("train", s["n_train"])
-    test_x, test_y = sentiment_split("test", s["n_test"])
-    data = (
-        (*encode(tok, train_x), torch.tensor(train_y)),
-        (*encode(tok, test_x), torch.tensor(test_y)),
-    )
+    pad = tok.pad_token_id
+
+    def encode(split, n):
+        sentences, labels = sentiment_split(split, n)
+        ids = tok(sentences, padding=True, return_tensors="pt")["input_ids"]
+        return ids, torch.tensor(labels)
+
+    data = (encode("train", s["n_train"]), encode("test", s["n_test"]))
     results = {}
     set_seed(0)
-    results["fine-tuned"] = run("fine-tuned", SequenceClassifier(pretrained, 2), data, s)
+    model = SequenceClassifier(pretrained, 2, pad_token_id=pad)
+    results["fine-tuned"] = run("fine-tuned", model, data, s)
     set_seed(0)
     scratch = BertModel(pretrained.config)  # same architecture, random weights
-    results["from scratch"] = run(
-        "from scratch", SequenceClassifier(scratch, 2), data, s
-    )
+    model = SequenceClassifier(scratch, 2, pad_token_id=pad)
+    results["from scratch"] = run("from scratch", model, data, s)
     set_seed(0)
     frozen, _ = load_minilm()
     frozen.requires_grad_(False)
-    results["linear probe"] = run("linear probe", SequenceClassifier(frozen, 2), data, s)
-    payload = dict(settings=s, results=results, torch=torch.__version__)
+    model = SequenceClassifier(frozen, 2, pad_token_id=pad)
+    results["linear probe"] = run("linear probe", model, data, s)
+    payload = dict(
+        command="python scripts/make_sentiment_results.py",
+        settings=s,
+        results=results,
+        torch=torch.__version__,
+    )
     tmp = OUT.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=1) + "\n")
     os.replace(tmp, OUT)

