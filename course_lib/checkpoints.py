@@ -216,7 +216,6 @@ def load_checkpoint(
     return meta
 
 
-REFERENCE = Path(__file__).resolve().parent.parent / "data" / "gpt_pydocs"
 
 
 def load_gpt(path: str | os.PathLike):
@@ -234,15 +233,15 @@ def load_gpt(path: str | os.PathLike):
 def load_reference_gpt():
     """The course's trained character-level GPT (``data/gpt_pydocs``, see
     ``data/README.md``): ``(model in eval mode, CharTokenizer, meta)``."""
+    from course_lib.data import course_file
     from course_lib.tokenizers import CharTokenizer
 
-    model, meta = load_gpt(REFERENCE)
-    tokenizer = CharTokenizer.load(
-        REFERENCE.with_name(REFERENCE.name + ".tokenizer.json")
-    )
+    reference = course_file("gpt_pydocs.json").with_suffix("")  # data/gpt_pydocs
+    model, meta = load_gpt(reference)
+    tokenizer = CharTokenizer.load(course_file("gpt_pydocs.tokenizer.json"))
     if tokenizer.vocab_size != model.config.vocab_size:
         raise CheckpointError(
-            f"{REFERENCE}.tokenizer.json has {tokenizer.vocab_size} characters, the "
+            f"{reference}.tokenizer.json has {tokenizer.vocab_size} characters, the "
             f"model expects {model.config.vocab_size}."
         )
     return model, tokenizer, meta

@@ -106,14 +106,18 @@ def cache_dir() -> Path:
 def course_file(name: str) -> Path:
     """The path of a small artefact the course made and ships in ``data/`` (a trained
     checkpoint, pre-computed results; ``data/README.md`` says which command made
-    each). Raises ``FileNotFoundError`` naming the file when it is not there."""
-    path = Path(__file__).resolve().parent.parent / "data" / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"course_file: {path} is missing. It ships with the course's repository "
-            "(data/README.md lists each file and the command that makes it)."
-        )
-    return path
+    each). In a checkout that is ``data/NAME``; installed with pip (Colab) the same
+    files sit inside the package, in ``course_lib/shipped/`` (see pyproject.toml).
+    Raises ``FileNotFoundError`` naming the file when neither has it."""
+    here = Path(__file__).resolve().parent
+    for path in (here.parent / "data" / name, here / "shipped" / name):
+        if path.exists():
+            return path
+    raise FileNotFoundError(
+        f"course_file: {name} is missing from {here.parent / 'data'} and from "
+        f"{here / 'shipped'}. It ships with the course's repository (data/README.md "
+        "lists each file and the command that makes it)."
+    )
 
 
 def load_corpus(name: str | os.PathLike = "pydocs") -> Corpus:

@@ -131,10 +131,18 @@ def accuracy(model, ids: Tensor, labels: Tensor, batch_size: int = 500) -> float
     return right / len(labels)
 
 
-def load_results(path=RESULTS) -> dict:
+def load_results(path=None) -> dict:
     """The pre-computed runs of ``scripts/make_sentiment_results.py`` (a dict with
     ``command``, ``settings`` and ``results``: per run a ``curve`` of ``(step,
-    held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``)."""
+    held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``). ``path``: default
+    the shipped ``data/sentiment_results.json`` (``course_lib.data.course_file``)."""
+    if path is None:
+        from course_lib.data import course_file
+
+        try:
+            path = course_file(RESULTS.name)
+        except FileNotFoundError:
+            path = RESULTS
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(

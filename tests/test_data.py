@@ -6,6 +6,7 @@ no test touches the network."""
 import hashlib
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,3 +170,24 @@ def test_course_file_finds_shipped_artefacts_and_names_a_missing_one():
     assert course_file("README.md").name == "README.md"
     with pytest.raises(FileNotFoundError, match="no_such_file.json is missing"):
         course_file("no_such_file.json")
+
+
+def test_shipped_artefacts_are_packaged_for_pip_installs():
+    """Colab installs course_lib with pip from git: every artefact a chapter loads
+    with course_file must be package data of course_lib.shipped (= data/)."""
+    import fnmatch
+
+    import tomllib
+
+    from course_lib.data import course_file
+
+    root = Path(__file__).resolve().parent.parent
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "course_lib.shipped" in setup["packages"]
+    assert setup["package-dir"]["course_lib.shipped"] == "data"
+    patterns = setup["package-data"]["course_lib.shipped"]
+    for name in ["gpt_pydocs.json", "gpt_pydocs.safetensors",
+                 "gpt_pydocs.tokenizer.json", "baselines.json",
+                 "sentiment_results.json"]:
+        assert course_file(name).exists()
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
