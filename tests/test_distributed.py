@@ -148,7 +148,8 @@ def test_torchrun_two_ranks_equal_one_process_of_twice_the_batch(tmp_path):
     w0, w1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     for name in w0:
         assert torch.equal(w0[name], w1[name]), name  # the replicas never drift
-    assert ranks[0]["history"] == ranks[1]["history"]
+    h0, h1 = ({k: v for k, v in r["history"].items() if k != "time"} for r in ranks)
+    assert h0 == h1  # the same losses on both ranks (only the clock differs)
     # one process, the same global batch of 8, no accumulation
     torch.manual_seed(0)
     single = GPT(TINY)
