@@ -4,6 +4,7 @@ torch.compile (float32), on chapter 07's shape (nanoGPT's CPU recipe).
     python benchmarks/mixed_precision.py                  # CPU, 30 timed steps each
     python benchmarks/mixed_precision.py --device cuda --steps 100
     python benchmarks/mixed_precision.py --threads 1      # steadier on a busy machine
+    python benchmarks/mixed_precision.py --cold           # compile with an empty cache
 
 Shape: n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0,
 the built-in character corpus, AdamW. A step is forward + backward + optimizer
@@ -23,6 +24,7 @@ import logging
 import os
 import platform
 import statistics
+import tempfile
 import time
 
 import torch
@@ -81,7 +83,12 @@ def main() -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="0: torch's default")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument(
+        "--cold", action="store_true", help="an empty Inductor cache (a first run)"
+    )
     args = p.parse_args()
+    if args.cold:  # read when Inductor first compiles, so setting it here is in time
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     if args.threads:
         torch.set_num_threads(args.threads)
     # our GPT checks its token ids with .item(): one graph break, said once here
@@ -98,6 +105,7 @@ def main() -> None:
     print(
         f"GPT 4x128, B=12, T=64, {args.device}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}, load {os.getloadavg()[0]:.2f}"
+        + (", empty compile cache" if args.cold else "")
     )
     print(f"{'mode':>9} {'first step s':>12} {'ms/step':>8} {'tokens/s':>9} "
           f"{'loss first→last':>16}")
@@ -112,6 +120,7 @@ def main() -> None:
         threads=torch.get_num_threads(),
         torch=torch.__version__,
         steps=args.steps,
+        cold_compile_cache=args.cold,
         rows=rows,
         speedup_vs_float32={r["mode"]: round(base / r["step_ms"], 3) for r in rows}
         if base
