@@ -5,7 +5,13 @@
 Writes ``OUT.safetensors`` + ``OUT.json`` (the checkpoint, see
 ``course_lib.checkpoints``) and ``OUT.tokenizer.json``. ``--resume`` continues the
 run saved at ``--out``. Every ``TrainConfig`` field and the model's shape are flags.
-Printing happens here only (one process; rank-0-only logic would go in ``report``).
+``--device`` (default: ``COURSE_DEVICE``, else the best one here) picks cpu, cuda
+or mps. Data-parallel on 2 processes (chapter 11; gloo on the CPU, NCCL on GPUs):
+
+    torchrun --standalone --nproc_per_node=2 -m course_lib.train_gpt --out run ...
+
+``--batch-size`` is then per process: the global batch is ``2 * batch_size *
+grad_accum_steps``. Only rank 0 prints (``report``) and writes files.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
 
+from course_lib import distributed
 from course_lib.data import load_corpus, train_val_split
 from course_lib.models import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
 from course_lib.training import TrainConfig, load_checkpoint, train
+from course_lib.utils import get_device
 
 MODEL_FLAGS = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0)
 
@@ -39,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run at --out")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda or mps (default: COURSE_DEVICE)"
+    )
     for name, default in MODEL_FLAGS.items():
         p.add_argument(
             f"--{name.replace('_', '-')}",
@@ -65,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def report(message: str) -> None:
-    """All console output of a run (the place to add a rank-0 check)."""
-    print(message, file=sys.stderr, flush=True)
+    """All console output of a run: printed by rank 0 only, so that N processes
+    under torchrun print one log, not N interleaved copies."""
+    if distributed.is_main():
+        print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -88,13 +102,20 @@ def main(argv: list[str] | None = None) -> dict:
         **{k: getattr(args, k) for k in fields - {"progress"}},
     )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(out.with_name(out.name + ".tokenizer.json"))
-    torch.manual_seed(config.seed)
-    model = GPT(model_config)
+    device = get_device(args.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:  # one GPU per rank
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    context = distributed.setup(device)
+    if context.is_main:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(out.with_name(out.name + ".tokenizer.json"))
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    model = GPT(model_config).to(device)
     report(
         f"GPT {model_config}: {sum(p.numel() for p in model.parameters()):,} "
-        f"parameters; {len(train_data):,} train / {len(val_data):,} val tokens"
+        f"parameters; {len(train_data):,} train / {len(val_data):,} val tokens; "
+        f"{device}, {context.world_size} process(es), global batch "
+        f"{context.world_size * config.grad_accum_steps * config.batch_size}"
     )
     # with --resume and save_best, --out holds the best state; resume from it
     history = train(
@@ -114,8 +135,10 @@ def main(argv: list[str] | None = None) -> dict:
         "final_train_loss": round(history["train_loss"][-1], 4),
         "saved_step": meta["step"],
         "seconds": round(history["time"][-1], 1),
+        "world_size": context.world_size,
     }
     report(json.dumps(summary))
+    distributed.cleanup()
     return summary
 
 

@@ -7,11 +7,14 @@ classifier fed by a batch function (chapters 09-10).
 - :func:`configure_optimizer`: AdamW with decoupled weight decay on matrices only.
 - :func:`evaluate`, :func:`train`: the loop itself, returning a history.
 
-Checkpoint I/O lives in ``course_lib.checkpoints`` (re-exported here).
+Checkpoint I/O lives in ``course_lib.checkpoints`` (re-exported here). Under
+``torchrun`` the same ``train`` runs data-parallel (chapter 11): the helpers for that,
+DDP and the split of each batch over the ranks, live in ``course_lib.distributed``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_lib import distributed
 from course_lib.checkpoints import (  # noqa: F401  (re-exported)
     CheckpointError,
     load_checkpoint,
@@ -36,7 +40,8 @@ class TrainConfig:
     """Everything that defines a training run (the model has its own config)."""
 
     max_steps: int = 1000  # optimizer steps to take in total
-    batch_size: int = 32  # B: sequences per step
+    batch_size: int = 32  # B: sequences per micro-batch, on each rank
+    grad_accum_steps: int = 1  # k: micro-batches summed into one optimizer step
     block_size: int = 128  # T: tokens per sequence (token-tensor data only)
     lr: float = 1e-3  # peak learning rate, reached at the end of the warmup
     min_lr: float = 1e-4  # learning rate at the end of the cosine decay
@@ -57,6 +62,7 @@ class TrainConfig:
         for name in (
             "max_steps",
             "batch_size",
+            "grad_accum_steps",
             "block_size",
             "eval_interval",
             "eval_steps",
@@ -152,21 +158,40 @@ def batch_source(data, config: TrainConfig, name: str = "train_data") -> BatchFn
     return batch_fn
 
 
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data, config: TrainConfig) -> float:
+def evaluate(
+    model: nn.Module,
+    data,
+    config: TrainConfig,
+    context: distributed.Context | None = None,
+) -> float:
     """Mean loss of ``model`` over ``config.eval_steps`` batches of ``data``, drawn
     with a generator seeded ``config.seed + 1``: the same batches at every call, and
-    the training sampler's stream is left untouched."""
-    batch_fn = batch_source(data, config, "val_data")
+    the training sampler's stream is left untouched.
+
+    Each batch has the global size of a training step, ``batch_size *
+    grad_accum_steps`` (times the ranks), fed in micro-batches of ``batch_size``, so
+    the figure does not depend on how a run splits its batch. ``train`` passes its
+    ``context``: each rank then evaluates its share and the means are averaged over
+    the ranks (so every rank must call it)."""
+    context = context or distributed.Context()
+    draw = distributed.rank_batches(data, config, context, "val_data")
     generator = torch.Generator().manual_seed(config.seed + 1)
     was_training = model.training
     model.eval()
     total = 0.0
+    device = _device(model)
     for _ in range(config.eval_steps):
-        x, y = batch_fn(generator)
-        total += model(x, y)[1].item()
+        batches = draw(generator)  # k micro-batches of this rank
+        losses = [model(x.to(device), y.to(device))[1].item() for x, y in batches]
+        total += sum(losses) / len(losses)
     model.train(was_training)
-    return total / config.eval_steps
+    mean = torch.tensor(total / config.eval_steps, dtype=torch.float64, device=device)
+    return distributed.all_reduce_mean(mean, context).item()
 
 
 def train(
@@ -187,12 +212,21 @@ def train(
     best val loss only if ``save_best``). ``resume_from`` continues a checkpointed run
     exactly where it stopped: weights, optimizer, step, sampler and RNG state.
 
+    One optimizer step sums the gradients of ``grad_accum_steps`` micro-batches of
+    ``batch_size``. Started by ``torchrun`` with several processes, ``train`` wraps the
+    model in DDP (``course_lib.distributed``): each rank takes its slice of the global
+    batch, gradients and the logged train loss are averaged over the ranks, and only
+    rank 0 draws the bar and writes checkpoints; the history is the same on every rank
+    (callbacks run on every rank). Batches go to the device the model is on.
+
     The history: ``step``, ``train_loss``, ``lr`` (one entry per step), ``eval_step``,
     ``val_loss``, ``time`` (seconds since the start, per evaluation), ``best_val``.
     """
     from tqdm.auto import tqdm
 
-    batch_fn = batch_source(train_data, config, "train_data")
+    device = _device(model)
+    context = distributed.setup(device)
+    draw = distributed.rank_batches(train_data, config, context)
     batch_source(val_data, config, "val_data")
     optimizer = configure_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -210,11 +244,13 @@ def train(
         meta = load_checkpoint(resume_from, model, optimizer, generator)
         start, history = meta["step"], meta["history"]
         history["best_val"] = history.get("best_val") or math.inf
-    model.train()
+    net = distributed.wrap(model, context)  # DDP, or the model itself
+    net.train()
+    k = config.grad_accum_steps
     t0 = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
     bar = tqdm(
         range(start, config.max_steps),
-        disable=not config.progress,
+        disable=not (config.progress and context.is_main),
         initial=start,
         total=config.max_steps,
         desc="train",
@@ -223,27 +259,34 @@ def train(
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = batch_fn(generator)
-        _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss = torch.zeros((), device=device)
+        for i, (x, y) in enumerate(draw(generator)):
+            # DDP averages gradients at every backward; skip that until the last one
+            last = i == k - 1
+            quiet = net.no_sync() if context.world_size > 1 and not last else None
+            with quiet or contextlib.nullcontext():
+                _, loss = net(x.to(device), y.to(device))
+                (loss / k if k > 1 else loss).backward()  # the mean over k batches
+            step_loss += loss.detach()
         if config.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        step_loss = distributed.all_reduce_mean(step_loss / k, context)
         history["step"].append(step + 1)
-        history["train_loss"].append(loss.item())
+        history["train_loss"].append(step_loss.item())
         history["lr"].append(lr)
         done = step + 1
         if done % config.eval_interval == 0 or done == config.max_steps:
-            val = evaluate(model, val_data, config)
+            val = evaluate(model, val_data, config, context)  # one figure, all ranks
             history["eval_step"].append(done)
             history["val_loss"].append(val)
             history["time"].append(time.perf_counter() - t0)
             bar.set_postfix(train=f"{history['train_loss'][-1]:.3f}", val=f"{val:.3f}")
             improved = val < history["best_val"]
             history["best_val"] = min(val, history["best_val"])
-            # the one place for side effects (rank-0-only logic would go here)
-            if checkpoint_path is not None and (improved or not config.save_best):
+            save = checkpoint_path is not None and (improved or not config.save_best)
+            if save and context.is_main:  # one writer; every rank holds the same
                 save_checkpoint(
                     checkpoint_path,
                     model,
@@ -256,4 +299,5 @@ def train(
             for callback in callbacks or []:
                 callback(history)
     bar.close()
+    distributed.barrier(context)  # the last checkpoint is on disk for every rank
     return history

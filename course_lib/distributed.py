@@ -1,0 +1,183 @@
+"""Data-parallel training with PyTorch's own machinery (chapter 11).
+
+Started as ``torchrun --nproc_per_node=N ...``, the same script runs in N processes
+(*ranks*). Each holds a whole copy of the model, trains on its own slice of every
+batch, and ``DistributedDataParallel`` (DDP) averages the gradients over the ranks
+(an all-reduce) during ``backward``; so every rank takes the same optimizer step and
+the copies stay equal. torchrun tells each process who it is through environment
+variables: ``RANK`` (0 .. N-1), ``LOCAL_RANK`` (its index on this machine, which
+picks its GPU), ``WORLD_SIZE`` (N), ``MASTER_ADDR`` / ``MASTER_PORT`` (where the
+ranks meet).
+
+- :class:`Context`: this process's rank, the world size, the backend.
+- :func:`setup`: start the process group when torchrun started us (gloo on the CPU,
+  NCCL on CUDA); a single process gets ``Context()`` and nothing changes.
+- :func:`wrap`: the model in DDP, or the model itself in a single process.
+- :func:`rank_batches`: the global batch of one optimizer step, drawn from the same
+  seeded generator on every rank, and this rank's micro-batches of it; so N ranks of
+  batch B see exactly what one process of batch N*B sees.
+- :func:`all_reduce_mean`, :func:`barrier`, :func:`is_main`, :func:`cleanup`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who this process is in a data-parallel run (one process: the defaults)."""
+
+    rank: int = 0  # this process's index among all processes, 0 .. world_size - 1
+    world_size: int = 1  # number of processes training the one model
+    local_rank: int = 0  # index on this machine: which GPU this process uses
+    backend: str | None = None  # "gloo" (CPU) or "nccl" (CUDA); None: one process
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that prints, draws the progress bar and saves."""
+        return self.rank == 0
+
+
+def _env_int(name: str) -> int:
+    value = os.environ[name]
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"environment variable {name}={value!r} must be an int; torchrun sets it, "
+            "do not set it by hand."
+        ) from None
+
+
+def setup(device: torch.device | str = "cpu") -> Context:
+    """The :class:`Context` of this process, starting the process group if torchrun
+    launched several processes and nobody started it yet. ``device``: where the model
+    lives (``cpu``: gloo; ``cuda:LOCAL_RANK``: NCCL).
+
+    Raises ``ValueError`` for a torchrun environment with variables missing, more
+    ranks on this machine than GPUs, a model on the wrong GPU, or MPS (no DDP there).
+    """
+    device = torch.device(device)
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local = _env_int("LOCAL_RANK") if "LOCAL_RANK" in os.environ else rank
+        return Context(rank, world, local, dist.get_backend())
+    if "WORLD_SIZE" not in os.environ or _env_int("WORLD_SIZE") == 1:
+        return Context()
+    missing = [name for name in TORCHRUN_VARIABLES if name not in os.environ]
+    if missing:
+        raise ValueError(
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} says this is one of several "
+            f"processes, but {', '.join(missing)} not set: start the script with "
+            "`torchrun --standalone --nproc_per_node=N script.py`, or unset WORLD_SIZE."
+        )
+    rank, world, local = (_env_int(n) for n in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    if device.type == "mps":
+        raise ValueError(
+            "device='mps': PyTorch has no DDP backend for Apple GPUs; train with "
+            "several processes on the CPU (COURSE_DEVICE=cpu) or with one process."
+        )
+    backend = "gloo"
+    if device.type == "cuda":
+        backend = "nccl"
+        if local >= torch.cuda.device_count():
+            raise ValueError(
+                f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} "
+                "GPU(s): ask torchrun for at most one process per GPU "
+                "(--nproc_per_node)."
+            )
+        if device.index != local:
+            raise ValueError(
+                f"the model is on {device}, but rank {rank} (LOCAL_RANK={local}) must "
+                f"use cuda:{local}: move it with model.to(f'cuda:{{LOCAL_RANK}}')."
+            )
+        torch.cuda.set_device(local)
+    dist.init_process_group(backend)  # reads MASTER_ADDR, MASTER_PORT, RANK, ...
+    return Context(rank, world, local, backend)
+
+
+def is_main() -> bool:
+    """True in rank 0 or in a single process (for printing and saving)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"
+
+
+def wrap(model: nn.Module, context: Context) -> nn.Module:
+    """``model`` in ``DistributedDataParallel`` for several ranks, else ``model``.
+
+    DDP copies rank 0's weights to every rank when it is built, then averages the
+    gradients during ``backward``, bucket by bucket while the backward pass is still
+    running, so communication overlaps with computation."""
+    if context.world_size == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [context.local_rank] if context.backend == "nccl" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def all_reduce_mean(tensor: torch.Tensor, context: Context) -> torch.Tensor:
+    """The mean of ``tensor`` over all ranks (in place; returned). This is what DDP
+    does to every gradient: a sum over the ranks, then a division by their number."""
+    if context.world_size > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)  # gloo has no AVG
+        tensor /= context.world_size
+    return tensor
+
+
+def barrier(context: Context) -> None:
+    """Wait until every rank gets here (e.g. until rank 0 has written a file)."""
+    if context.world_size > 1:
+        dist.barrier()
+
+
+def cleanup() -> None:
+    """End the process group, if one was started (call once, at the end)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rank_batches(data, config, context: Context = Context(), name="train_data"):
+    """``draw(generator) -> [(x, y), ...]``: this rank's ``config.grad_accum_steps``
+    micro-batches of one optimizer step.
+
+    Every rank draws the *global* batch of ``world_size * grad_accum_steps *
+    batch_size`` windows with the same seeded generator, so the generators stay in
+    step, and keeps its own rows: rank ``r`` takes micro-batches ``r*k .. r*k+k-1``.
+    For a token tensor that is exactly the batch one process would draw with
+    ``batch_size * world_size * k``. A callable ``batch_fn`` is called ``world_size *
+    k`` times per step by every rank, and each keeps its ``k`` calls. One process with
+    ``k = 1`` draws exactly what ``batch_source`` draws.
+    """
+    from course_lib.training import batch_source  # (training imports this module)
+
+    k, B, r = config.grad_accum_steps, config.batch_size, context.rank
+    n = k * context.world_size  # micro-batches in one optimizer step, all ranks
+    if n == 1:
+        batch_fn = batch_source(data, config, name)
+        return lambda generator: [batch_fn(generator)]
+    if callable(data):
+
+        def draw_calls(generator):
+            calls = [data(generator) for _ in range(n)]  # all of them: stay in step
+            return calls[r * k : (r + 1) * k]
+
+        return draw_calls
+    whole = batch_source(data, dataclasses.replace(config, batch_size=n * B), name)
+
+    def draw_slice(generator):
+        x, y = whole(generator)  # (n * B, T) each: the global batch
+        mine = slice(r * k * B, (r + 1) * k * B)  # this rank's k * B rows
+        return list(zip(x[mine].split(B), y[mine].split(B), strict=True))
+
+    return draw_slice
