@@ -1,7 +1,7 @@
 """Training throughput of the course's GPT on nanoGPT's CPU recipe shape.
 
     python benchmarks/train_throughput.py --iters 200
-    python benchmarks/train_throughput.py --target-val-loss 1.886
+    python benchmarks/train_throughput.py --target-val-loss 1.486
 
 Shape: n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0,
 AdamW lr 1e-3, on a character corpus (``--text-file``, default the built-in one).
@@ -10,6 +10,11 @@ ms/iter, tokens/s and the final train/val losses; the last line is one JSON
 object. With ``--target-val-loss`` it trains with our own recipe (warmup + cosine,
 higher peak lr) at the same model size, evaluating every ``--eval-interval`` steps,
 and reports the wall time to reach the target (evaluation time included).
+
+1.886 is what nanoGPT's CPU recipe reaches on Shakespeare; on this course's built-in
+corpus the same recipe (nanoGPT's own train.py, 2000 iterations, run once beside this
+benchmark on the same machine, 2026-12-02) reached 1.486 at its last evaluation, so
+that is the target to compare with here.
 """
 
 from __future__ import annotations
