@@ -46,7 +46,7 @@ screenshots: $(STAMP) ## render each chapter's explorer to docs/screenshots/ (ne
 	$(BIN)/python tools/browser.py screenshots
 
 lint: $(STAMP) ## ruff over the library, tests and notebooks
-	$(BIN)/ruff check course_lib tests tools benchmarks notebooks
+	$(BIN)/ruff check course_lib tests tools benchmarks scripts notebooks
 
 clean: ## remove .venv and caches (your notebooks are untouched)
 	rm -rf $(VENV) .pytest_cache **/__pycache__

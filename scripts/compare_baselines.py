@@ -1,17 +1,17 @@
 """Chapter 07's longer comparison: bigram, LSTM and GPT trained with the same loop on
 the same budget, their validation curves written to ``data/baselines.json``.
 
-    python scripts/compare_baselines.py            # about 12 minutes on 2 cores
+    python scripts/compare_baselines.py     # every model: about an hour on 2 cores
     python scripts/compare_baselines.py --block-size 256 --batch-size 8 \
         --models "LSTM, tuned lr 1e-2" "GPT 4x128, lr 3e-3"
 
 Every model sees the same batches (the same seed), ``--steps`` x ``--batch-size`` x
 ``--block-size`` training characters of the built-in ``pydocs`` corpus, and is scored
 by ``course_lib.training.evaluate`` on the same 20 validation batches. Each budget
-(context length x batch) is stored under its own key ("context 64", ...) in the file,
-beside the budgets already there. The notebook only reads the file; this script is
-how it was made.
-"""
+(context length and steps) has its own entry ("context 64, 3000 steps", ...) in the
+file; a run adds or replaces only the models it trains, and each model's result keeps
+the command that made it. The notebook only reads the file; this script is how it was
+made."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,14 @@ MODELS = {
         ),
         3e-3,
     ),
+    "GPT 4x128, dropout 0.1, lr 3e-3": (
+        lambda V, T: GPT(
+            GPTConfig(
+                vocab_size=V, block_size=T, n_layer=4, n_head=4, n_embd=128, dropout=0.1
+            )
+        ),
+        3e-3,
+    ),
 }
 
 
@@ -74,14 +83,8 @@ def main(argv=None) -> None:
         eval_steps=20,
         progress=False,
     )
-    results = {
-        "budget": dataclasses.asdict(budget),
-        "threads": args.threads,
-        "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
-        "models": {},
-    }
-    out = Path(args.out)
-    everything = json.loads(out.read_text()) if out.exists() else {}
+    key = f"context {args.block_size}, {args.steps} steps"
+    command = shlex.join(["python", sys.argv[0], *(argv or sys.argv[1:])])
     for name in args.models:
         make, lr = MODELS[name]
         torch.manual_seed(0)
@@ -89,18 +92,35 @@ def main(argv=None) -> None:
         config = dataclasses.replace(budget, lr=lr, min_lr=lr / 10)
         t0 = time.perf_counter()
         h = train(model, train_data, val_data, config)
-        results["models"][name] = {
+        result = {
             "lr": lr,
             "parameters": count_parameters(model),
             "eval_step": h["eval_step"],
             "val_loss": [round(v, 4) for v in h["val_loss"]],
             "seconds": round(time.perf_counter() - t0, 1),
+            "command": command,
         }
-        print(name, results["models"][name], file=sys.stderr, flush=True)
-        everything[f"context {args.block_size}"] = results
-        tmp = out.with_suffix(".tmp")  # written whole, then renamed: never half a file
-        tmp.write_text(json.dumps(everything, indent=1) + "\n")
-        os.replace(tmp, out)
+        print(name, result, file=sys.stderr, flush=True)
+        record(Path(args.out), key, budget, args.threads, name, result)
+
+
+def record(
+    out: Path, key: str, budget: TrainConfig, threads: int, name: str, result: dict
+) -> None:
+    """Add one model's result to the file, under its budget's entry.
+
+    The file is read again just before writing, so runs of this script side by side
+    (other models, other budgets) keep each other's results; it is written whole to a
+    temporary file and renamed, so it is never left half-written."""
+    everything = json.loads(out.read_text()) if out.exists() else {}
+    as_json = json.loads(json.dumps(dataclasses.asdict(budget)))  # tuples become lists
+    entry = everything.get(key)
+    if entry is None or entry["budget"] != as_json:  # a new (or changed) budget
+        entry = everything[key] = {"budget": as_json, "threads": threads, "models": {}}
+    entry["models"][name] = result
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(everything, indent=1) + "\n")
+    os.replace(tmp, out)
 
 
 if __name__ == "__main__":
