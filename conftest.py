@@ -1,17 +1,15 @@
 """Shared test set-up for the unit tests and for nbval over the notebooks.
 
-Everything runs offline, on the CPU, with no progress bars in Hugging Face's output.
-nbval's kernels inherit this environment.
+Everything runs offline, on the CPU, with no progress bars in Hugging Face's output
+(tools/nb.py's TEST_ENV, which `make notebooks` uses too). nbval's kernels inherit this
+environment.
 """
-
-import os
 
 import matplotlib
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("COURSE_DEVICE", "cpu")
+from tools.nb import use_test_env
+
+use_test_env()
 matplotlib.use("Agg")  # unit tests draw off screen; the notebook kernels keep inline
 
 

@@ -122,3 +122,20 @@ def test_readme_badges_point_at_existing_notebooks():
     assert chapters <= set(linked), (
         f"chapters without a README badge: {chapters - set(linked)}"
     )
+
+
+def test_sanitizer_hides_round_off_but_not_exactness_or_real_errors():
+    from nbval.plugin import get_sanitize_patterns  # nbval's own reader of the file
+
+    cfg = (ROOT / "tests" / "nbval_sanitize.cfg").read_text()
+    patterns = get_sanitize_patterns(cfg)
+
+    def sanitize(text):
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    assert sanitize("max diff 8.2e-06  ok") == sanitize("max diff 3.3e-06  ok")
+    assert sanitize("max diff 7.5e-07") == sanitize("max diff 1.2e-12")
+    for kept in ("max diff 0.0e+00", "max diff 2.1e-03", "max diff 1.0e-04"):
+        assert sanitize(kept) == kept

@@ -35,6 +35,26 @@ BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 SETUP_MARK = "# Set-up: on Colab, install course_lib"
 PLACEHOLDER = "# (set-up cell"  # a source file may mark where the set-up cell goes
 
+# The environment nbval's kernels (conftest.py) and `execute` run notebooks in: offline,
+# on the CPU, with no progress bars from Hugging Face. setdefault: a contributor can
+# still override one from the shell. The CPU's own arithmetic cannot be pinned here:
+# PyTorch picks AVX-512 or AVX2 kernels by the CPU it finds (pinning them to AVX2 with
+# ATEN_CPU_CAPABILITY crashes bfloat16 attention on an AVX-512 CPU in torch 2.13), and
+# MKL's matrix products take their own path on AMD and Intel. So committed outputs never
+# show last bits: see the README's contributor notes.
+TEST_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "COURSE_DEVICE": "cpu",
+}
+
+
+def use_test_env() -> None:
+    """Set TEST_ENV in this process, for itself and the kernels it starts."""
+    for key, value in TEST_ENV.items():
+        os.environ.setdefault(key, value)
+
 
 def course_settings() -> tuple[str, str]:
     """(repository URL, branch) from pyproject.toml's [tool.course]."""
@@ -227,8 +247,7 @@ def main(argv: list[str]) -> None:
     elif cmd == "export" and len(args) == 2:
         export(Path(args[0]), Path(args[1]))
     elif cmd == "execute" and args:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        use_test_env()
         execute([Path(a) for a in args])
     elif cmd == "colab" and not args:
         colab_all()
