@@ -3,10 +3,10 @@
 Corpora
 -------
 ``load_corpus()`` returns a :class:`Corpus`. The built-in default, ``"pydocs"``, is the
-English text of Python's own documentation topics (``pydoc_data.topics``, shipped with
-every CPython): about 465k characters that need no download and no network. Its exact
-text follows the Python version (465,048 characters on CPython 3.11.7); the corpus
-``source`` names the version, so a number quoted in a notebook can be traced to it.
+English text of Python's own documentation topics: 465,048 characters, frozen from
+CPython 3.11.7's ``pydoc_data.topics`` and shipped with the course
+(``data/pydocs.txt.gz``), so every Python gives the same text, byte for byte (its
+sha256 is checked on load), and nothing is downloaded.
 
 ``load_corpus("tinyshakespeare")`` downloads Karpathy's 1,115,394-byte char-rnn file
 only when asked, checks its sha256, and keeps it under ``data/cache/`` (or
@@ -146,16 +146,31 @@ def load_corpus(name: str | os.PathLike = "pydocs") -> Corpus:
     )
 
 
-def _pydocs() -> Corpus:
-    import platform
-    from pydoc_data.topics import topics
+# The built-in corpus is frozen: the text of CPython 3.11.7's pydoc_data.topics (its
+# topics joined in sorted key order), built once and shipped gzipped in data/ (so in the
+# installed package too). The running Python's own pydoc_data differs from version to
+# version (459k characters on 3.10, 511k on 3.13), so reading it would tie every number
+# a chapter prints, and the reference checkpoint's vocabulary, to one interpreter.
+PYDOCS_FILE = "pydocs.txt.gz"
+PYDOCS_SHA256 = "2a95af4ac93f5b719944030ce3769070ddf827d847cba42192afa8da989e5dc4"
 
-    # Sorted keys: the order of the dict is an implementation detail of pydoc_data.
-    text = "\n".join(topics[key] for key in sorted(topics))
+
+def _pydocs() -> Corpus:
+    import gzip
+
+    path = course_file(PYDOCS_FILE)
+    raw = gzip.decompress(path.read_bytes())
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != PYDOCS_SHA256:
+        raise ValueError(
+            f"load_corpus: {path} is damaged (sha256 of its text {digest[:12]}..., "
+            f"expected {PYDOCS_SHA256[:12]}...). Restore it with "
+            f"`git checkout data/{PYDOCS_FILE}` or reinstall course_lib."
+        )
     return Corpus(
-        text=text,
+        text=raw.decode("utf-8"),
         name="pydocs",
-        source=f"pydoc_data.topics (CPython {platform.python_version()})",
+        source=f"pydoc_data.topics of CPython 3.11.7, frozen in data/{PYDOCS_FILE}",
         licence="PSF License",
     )
 

@@ -4,6 +4,9 @@ Downloads are tested against local files through file:// URLs and a patched open
 no test touches the network."""
 
 import hashlib
+import platform
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,16 +25,51 @@ from course_lib.data import (
     train_val_split,
 )
 
+# sha256 of the UTF-8 text that CPython 3.11.7's pydoc_data.topics gives, joined in
+# sorted key order. Written here by hand, not read from the library's constant, so a
+# changed shipped file or a changed constant both fail.
+PYDOCS_TEXT_SHA256 = "2a95af4ac93f5b719944030ce3769070ddf827d847cba42192afa8da989e5dc4"
 
-def test_builtin_corpus_is_python_documentation():
+
+def test_builtin_corpus_is_the_frozen_python_documentation():
     corpus = load_corpus()
     assert corpus.name == "pydocs"
-    assert 400_000 < len(corpus.text) < 600_000
-    assert "pydoc_data.topics" in corpus.source
+    assert len(corpus.text) == 465_048
+    digest = hashlib.sha256(corpus.text.encode("utf-8")).hexdigest()
+    assert digest == PYDOCS_TEXT_SHA256
+    assert "pydoc_data.topics of CPython 3.11.7" in corpus.source
     assert "PSF" in corpus.licence
     assert 'The "for" statement' in corpus.text
-    assert load_corpus("pydocs").text == corpus.text  # deterministic order
     assert "characters" in repr(corpus) and len(repr(corpus)) < 200
+
+
+def test_builtin_corpus_never_reads_the_running_pythons_pydoc_data():
+    code = (
+        "import sys; from course_lib.data import load_corpus; load_corpus(); "
+        "print('pydoc_data.topics' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_builtin_corpus_equals_cpython_3_11_7s_topics_when_run_there():
+    if platform.python_version() != "3.11.7":
+        pytest.skip("the frozen text is CPython 3.11.7's; other versions differ")
+    from pydoc_data.topics import topics
+
+    assert load_corpus().text == "\n".join(topics[k] for k in sorted(topics))
+
+
+def test_damaged_shipped_corpus_is_refused(tmp_path, monkeypatch):
+    import gzip
+
+    bad = tmp_path / "pydocs.txt.gz"
+    bad.write_bytes(gzip.compress(b"not the corpus"))
+    monkeypatch.setattr(data, "course_file", lambda name: bad)
+    with pytest.raises(ValueError, match="damaged"):
+        load_corpus()
 
 
 def test_unknown_corpus_lists_the_valid_names():
@@ -176,7 +214,6 @@ def test_shipped_artefacts_are_packaged_for_pip_installs():
     """Colab installs course_lib with pip from git: every artefact a chapter loads
     with course_file must be package data of course_lib.shipped (= data/)."""
     import fnmatch
-
     import tomllib
 
     from course_lib.data import course_file
@@ -186,8 +223,12 @@ def test_shipped_artefacts_are_packaged_for_pip_installs():
     assert "course_lib.shipped" in setup["packages"]
     assert setup["package-dir"]["course_lib.shipped"] == "data"
     patterns = setup["package-data"]["course_lib.shipped"]
-    for name in ["gpt_pydocs.json", "gpt_pydocs.safetensors",
-                 "gpt_pydocs.tokenizer.json", "baselines.json",
-                 "sentiment_results.json"]:
+    for name in [
+        "gpt_pydocs.json",
+        "gpt_pydocs.safetensors",
+        "gpt_pydocs.tokenizer.json",
+        "baselines.json",
+        "sentiment_results.json",
+    ]:
         assert course_file(name).exists()
         assert any(fnmatch.fnmatch(name, p) for p in patterns), name

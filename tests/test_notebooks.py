@@ -5,11 +5,11 @@ path."""
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(
@@ -71,17 +71,15 @@ def test_setup_cell_and_colab_badge(path):
         )
 
 
-# What Colab ships (its published list, 2026-08; see STACK_NOTES.md). The set-up cell
-# installs course_lib over these: pip keeps every package whose version satisfies our
-# lower bounds, so these must satisfy them, or Colab would pull a multi-GB torch (and a
-# restart) or ipywidgets 8, which hides even core widgets there.
-COLAB = {
-    "torch": "2.11.0",
-    "transformers": "5.15.0",
-    "tokenizers": "0.22.0",
-    "ipywidgets": "7.7.1",
-    "matplotlib": "3.10.0",
-}
+# What Colab ships (its published list, 2026-08; see STACK_NOTES.md), in one place:
+# requirements-colab.txt, which `make test-colab` also installs and tests. The set-up
+# cell installs course_lib over these: pip keeps every package whose version satisfies
+# our lower bounds, so these must satisfy them, or Colab would pull a multi-GB torch
+# (and a restart) or ipywidgets 8, which hides even core widgets there.
+def colab_versions() -> dict[str, str]:
+    lines = (ROOT / "requirements-colab.txt").read_text().splitlines()
+    pins = [ln.split("#")[0].strip() for ln in lines]
+    return dict(pin.split("==") for pin in pins if pin)
 
 
 def test_colab_keeps_its_own_torch_and_ipywidgets():
@@ -89,12 +87,42 @@ def test_colab_keeps_its_own_torch_and_ipywidgets():
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = {r.name: r for r in map(Requirement, deps["dependencies"])}
-    for name, version in COLAB.items():
+    colab = colab_versions()
+    assert {"torch", "transformers", "ipywidgets"} <= set(colab)
+    for name, version in colab.items():
         assert name in requirements, f"{name} is no longer a dependency: update COLAB"
         assert requirements[name].specifier.contains(version), (
             f"pyproject requires {requirements[name]}, but Colab has {name} {version}: "
             "the Colab set-up cell would replace it"
         )
+
+
+def test_a_timed_out_cell_is_reported_once_not_as_a_column_of_xfails(tmp_path):
+    """conftest.py's nbval adaptation: after one cell passes nbval's timeout, the later
+    cells are skipped with one reason, not marked XFAIL/XPASS one by one."""
+    cells = ["print('before')", "import time; time.sleep(60)", "print(1)", "print(2)"]
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(src) for src in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    # outputs as a run would give them, so only the timeout can fail
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="before\n")]
+    for i, cell in enumerate(nb.cells, 1):
+        cell.execution_count = i
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())
+    (tmp_path / "tools").symlink_to(ROOT / "tools")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+         "--nbval-cell-timeout=5", "-p", "no:cacheprovider", "-rs", "slow.ipynb"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    ).stdout  # fmt: skip
+    summary = out.strip().splitlines()[-1]
+    assert "1 failed, 1 passed, 2 skipped" in summary, out[-3000:]
+    assert "xfail" not in summary and "xpass" not in summary
+    assert "Timeout of 5 seconds exceeded" in out
+    skipped = [ln for ln in out.splitlines() if ln.startswith("SKIPPED")]
+    assert len(skipped) == 1 and "[2]" in skipped[0], skipped
 
 
 def test_every_notebook_is_collected_by_nbval():

@@ -24,10 +24,10 @@ import os
 import re
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import nbformat
-import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -42,11 +42,21 @@ PLACEHOLDER = "# (set-up cell"  # a source file may mark where the set-up cell g
 # ATEN_CPU_CAPABILITY crashes bfloat16 attention on an AVX-512 CPU in torch 2.13), and
 # MKL's matrix products take their own path on AMD and Intel. So committed outputs never
 # show last bits: see the README's contributor notes.
+#
+# OMP_WAIT_POLICY=PASSIVE: an OpenMP thread that reaches a barrier first sleeps
+# instead of spinning. It changes no number, only how threads wait; but on a busy
+# machine (another job using the cores) spinning threads steal the time the late thread
+# needs, and every operation's barrier waits for a scheduler slice. Measured here
+# (benchmarks/busy_machine.py) with two CPU-bound jobs beside it, a training step of
+# chapter 07's GPT at 2 threads took 5,237 ms spinning and 339 ms sleeping (1 thread:
+# 625 ms). That is why a training cell that takes seconds alone passed nbval's 300 s
+# timeout under load.
 TEST_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "COURSE_DEVICE": "cpu",
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 
 
@@ -213,6 +223,22 @@ def colab_all() -> None:
 
 
 # --------------------------------------------------------------------------- execute
+def this_environment_kernel():
+    """A kernel manager that starts this interpreter's own ipykernel
+    (``sys.executable``), whatever kernels named ``python3`` the user has registered
+    elsewhere: the notebooks run in the environment that runs this tool, as nbval's
+    ``--nbval-current-env`` does."""
+    from ipykernel.kernelspec import get_kernel_dict
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    class ThisEnvironment(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(resource_dir="", **get_kernel_dict())
+
+    return KernelManager(kernel_name="python3", kernel_spec_manager=ThisEnvironment())
+
+
 def execute(paths: list[Path], timeout: int = 600) -> None:
     """Run each notebook top to bottom in a fresh kernel (cwd = its folder), save it."""
     from nbclient import NotebookClient
@@ -225,8 +251,8 @@ def execute(paths: list[Path], timeout: int = 600) -> None:
         start = time.perf_counter()
         client = NotebookClient(
             nb,
+            km=this_environment_kernel(),
             timeout=timeout,
-            kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
         )
         try:
