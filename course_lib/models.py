@@ -32,10 +32,15 @@ from course_lib.layers import (
 
 
 def _check_token_ids(
-    idx: Tensor, vocab_size: int, name: str = "idx", ignore_index: int | None = None
+    idx: Tensor,
+    vocab_size: int,
+    name: str = "idx",
+    ignore_index: int | None = None,
+    what: str = "token id",
 ) -> None:
     """Integer ids in ``[0, vocab_size)`` (``ignore_index`` allowed too), read with
-    one host sync: the smallest and the largest id come back together."""
+    one host sync: the smallest and the largest id come back together. ``what``
+    names an id in the message (a class label is checked the same way)."""
     if not isinstance(idx, Tensor):
         raise ValueError(f"{name} must be a tensor of token ids, got {type(idx)}.")
     if idx.dtype not in (torch.int64, torch.int32):
@@ -48,10 +53,12 @@ def _check_token_ids(
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
         also = "" if ignore_index is None else f" (or {ignore_index} to ignore one)"
-        raise ValueError(
-            f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})"
-            f"{also}; was it encoded with the tokenizer this model was built for?"
-        )
+        if what == "token id":
+            raise ValueError(
+                f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})"
+                f"{also}; was it encoded with the tokenizer this model was built for?"
+            )
+        raise ValueError(f"{name} holds {what} {bad}, outside [0, {vocab_size}){also}.")
 
 
 def _check_positive_ints(where: str, obj) -> None:
