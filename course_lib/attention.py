@@ -273,20 +273,24 @@ class KVCache:
         Raises ``ValueError`` unless k and v are 4-D, agree with each other and with
         what is cached in every dim but S."""
         for name, x in (("k", k), ("v", v)):
-            _check_tensor(x, name, 4, "KVCache.append")
-            if x.dim() != 4:
+            if not isinstance(x, Tensor) or x.dim() != 4:
+                seen = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
                 raise ValueError(
-                    f"KVCache.append: {name} must be (B, H, S_new, D), got shape "
-                    f"{tuple(x.shape)}."
+                    f"KVCache.append: {name} must be (B, H, S_new, D), got {seen}."
                 )
-        old = (k.shape, v.shape) if self.k is None else (self.k.shape, self.v.shape)
-        for name, new, have in (("k", k.shape, old[0]), ("v", v.shape, old[1])):
-            if new[:2] != have[:2] or new[3] != have[3] or k.shape[2] != v.shape[2]:
+        have = k if self.k is None else self.k  # (B, H, S, D) already cached
+        for name, x in (("k", k), ("v", v)):
+            if x.shape[:2] != have.shape[:2] or x.shape[3] != have.shape[3]:
                 raise ValueError(
-                    f"KVCache.append: {name} of shape {tuple(new)} does not fit: k and "
-                    f"v must share S_new, and (B, H, D) must match the cache's "
-                    f"{tuple(have)}."
+                    f"KVCache.append: {name} of shape {tuple(x.shape)} does not fit "
+                    f"the cache's (B, H, S, D) = {tuple(have.shape)}: B, H and D must "
+                    "match."
                 )
+        if k.shape[2] != v.shape[2]:
+            raise ValueError(
+                f"KVCache.append: k {tuple(k.shape)} and v {tuple(v.shape)} must hold "
+                "the same number of new tokens S_new."
+            )
         if self.k is None:
             self.k, self.v = k, v
         else:
@@ -365,10 +369,14 @@ class MultiHeadAttention(nn.Module):
         ``need_weights`` (the teaching path), else ``None`` (the fused fast path).
         """
         for name, x in (("query", query), ("key", key), ("value", value)):
-            _check_tensor(x, name, 3, "MultiHeadAttention")
-            if x.dim() != 3 or x.shape[-1] != self.embed_dim:
+            if (
+                not isinstance(x, Tensor)
+                or x.dim() != 3
+                or x.shape[-1] != self.embed_dim
+            ):
+                seen = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
                 raise ValueError(
-                    f"{name} must be (B, T, C={self.embed_dim}), got {tuple(x.shape)}."
+                    f"{name} must be (B, T, C={self.embed_dim}), got {seen}."
                 )
         if key.shape[:2] != value.shape[:2] or key.shape[0] != query.shape[0]:
             raise ValueError(

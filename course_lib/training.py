@@ -73,7 +73,7 @@ class TrainConfig:
             "eval_steps",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(
                     f"TrainConfig.{name} must be an int >= 1, got {value!r}."
                 )
@@ -88,13 +88,16 @@ class TrainConfig:
                 "TrainConfig.decay_steps must be an int or None, got "
                 f"{self.decay_steps!r}."
             )
-        numbers = {n: getattr(self, n) for n in ("lr", "min_lr", "weight_decay")}
-        numbers.update(grad_clip=self.grad_clip, betas=self.betas)
-        for name, value in numbers.items():
-            if not all(map(_is_number, value if name == "betas" else [value])):
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
+            if not _is_number(getattr(self, name)):
                 raise ValueError(
-                    f"TrainConfig.{name} must be finite numbers, got {value!r}."
+                    f"TrainConfig.{name} must be a finite number, got "
+                    f"{getattr(self, name)!r}."
                 )
+        if not all(_is_number(b) and 0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(
+                f"TrainConfig.betas must both be in [0, 1), got {self.betas}."
+            )
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             raise ValueError(
                 f"TrainConfig: need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, "
@@ -109,10 +112,6 @@ class TrainConfig:
             raise ValueError(
                 "TrainConfig: weight_decay and grad_clip must be >= 0, got "
                 f"{self.weight_decay} and {self.grad_clip}."
-            )
-        if not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(
-                f"TrainConfig.betas must both be in [0, 1), got {self.betas}."
             )
 
 
