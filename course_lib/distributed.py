@@ -41,6 +41,17 @@ class Context:
     local_rank: int = 0  # index on this machine: which GPU this process uses
     backend: str | None = None  # "gloo" (CPU) or "nccl" (CUDA); None: one process
 
+    def __post_init__(self) -> None:
+        for name in ("rank", "world_size", "local_rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Context.{name} must be an int >= 0, got {value!r}.")
+        if not self.rank < self.world_size:
+            raise ValueError(
+                f"Context: need 0 <= rank < world_size, got rank={self.rank}, "
+                f"world_size={self.world_size}."
+            )
+
     @property
     def is_main(self) -> bool:
         """Rank 0: the one process that prints, draws the progress bar and saves."""

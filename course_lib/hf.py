@@ -118,6 +118,14 @@ def _hf_config(c: GPTConfig):
     )
 
 
+def _check_attn_implementation(name: str, where: str) -> None:
+    if name not in ("eager", "sdpa"):
+        raise ValueError(
+            f"{where}: attn_implementation must be 'eager' (returns attention "
+            f"weights) or 'sdpa', got {name!r}."
+        )
+
+
 def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
     """``model`` as a ``transformers.GPT2LMHeadModel`` with the same weights (copied).
 
@@ -129,11 +137,7 @@ def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
 
     if not isinstance(model, GPT):
         raise ValueError(f"model must be a course_lib GPT, got {type(model).__name__}.")
-    if attn_implementation not in ("eager", "sdpa"):
-        raise ValueError(
-            "to_hf_gpt2: attn_implementation must be 'eager' (returns attention "
-            f"weights) or 'sdpa', got {attn_implementation!r}."
-        )
+    _check_attn_implementation(attn_implementation, "to_hf_gpt2")
     hf = GPT2LMHeadModel(_hf_config(model.config))
     hf.set_attn_implementation(attn_implementation)
     ours, theirs = model.state_dict(), hf.state_dict()
@@ -249,6 +253,7 @@ def load_minilm(attn_implementation: str = "eager"):
     """
     from transformers import AutoModel, AutoTokenizer
 
+    _check_attn_implementation(attn_implementation, "load_minilm")
     path = minilm_path()
     model = AutoModel.from_pretrained(
         path, attn_implementation=attn_implementation, local_files_only=True

@@ -354,7 +354,7 @@ class Transformer(nn.Module):
         [-1, 1]; with a tied output layer the embeddings themselves stay small."""
         if not isinstance(ids, Tensor) or ids.dim() != 2:
             seen = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
-            raise ValueError(f"{name} must be (B, L) token ids, got {seen}.")
+            raise ValueError(f"{name} must be (B, L) token ids, got shape {seen}.")
         _check_token_ids(ids, table.num_embeddings, name)
         L = ids.shape[1]
         if L > self.config.max_len:

@@ -17,6 +17,7 @@ Also the glue that lets ``course_lib.training.train`` fine-tune a classifier on 
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -176,6 +177,8 @@ def load_results(path=None) -> dict:
     ``command``, ``settings`` and ``results``: per run a ``curve`` of ``(step,
     held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``). ``path``: default
     the shipped ``data/sentiment_results.json`` (``course_lib.data.course_file``)."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"load_results: path must be a str or Path, got {path!r}.")
     if path is None:
         from course_lib.data import course_file
 

@@ -340,12 +340,19 @@ def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
     return ids
 
 
+def _check_path(path, where: str) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{where}: path must be a str or Path, got {path!r}.")
+
+
 def _write_json(path, data: dict) -> None:
+    _check_path(path, "save")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)
 
 
 def _read_json(path, kind: str) -> dict:
+    _check_path(path, "load")
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or data.get("type") != kind:

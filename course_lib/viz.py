@@ -15,6 +15,7 @@ in every chapter.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -159,6 +160,10 @@ def draw_query(weights, tokens, query: int = 0) -> Figure:
     from matplotlib.patches import Rectangle
 
     weights = _check_weights(weights, tokens, tokens)
+    if isinstance(query, bool) or not isinstance(query, numbers.Integral):
+        raise ValueError(
+            f"draw_query: query must be a token index (int), got {query!r}."
+        )
     query = min(max(int(query), 0), len(tokens) - 1)
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[1, 1.2])

@@ -285,6 +285,8 @@ BAD_CALLS = [
          nn.TransformerDecoderLayer(8, 2, 16, batch_first=True)),
      ValueError, r"copy_block_from_torch: .*got \(EncoderBlock, "
                  r"TransformerDecoderLayer\)"),
+    ("encoder-block-x-2d", lambda: EncoderBlock(8, 2, 16)(rand(3, 8)),
+     ValueError, r"query must be \(B, T, C=8\), got \(3, 8\)"),
     # ---------------------------------------------------------------- models
     ("gpt-config-divisible", lambda: GPTConfig(n_embd=10, n_head=3),
      ValueError, r"GPTConfig.n_embd=10 must be divisible by n_head=3"),
@@ -346,7 +348,7 @@ BAD_CALLS = [
     ("lstm-width", lambda: LSTMLanguageModel(5, n_hidden=0),
      ValueError, r"LSTMLanguageModel: n_hidden must be an int >= 1, got 0"),
     ("transformer-src-1d", lambda: transformer()(ids(3), ids(1, 3)),
-     ValueError, r"src must be \(B, L\) token ids, got \(3,\)"),
+     ValueError, r"src must be \(B, L\) token ids, got shape \(3,\)"),
     ("transformer-tgt-range", lambda: transformer()(ids(1, 3), ids(1, 3, high=20) + 13),
      ValueError, r"tgt holds token id \d+, outside the vocabulary \[0, 13\)"),
     ("transformer-src-mask-shape",
@@ -366,6 +368,20 @@ BAD_CALLS = [
      ValueError, r"max_len=2.5 must be in \[1, 15\]"),
     ("copy-from-torch-wrong", lambda: copy_from_torch(transformer(), nn.Linear(2, 2)),
      ValueError, r"copy_from_torch: .*got \(Transformer, Linear\)"),
+    ("gpt2-small-heads", lambda: GPTConfig.gpt2_small(n_head=5),
+     ValueError, r"GPTConfig.n_embd=768 must be divisible by n_head=5"),
+    ("transformer-config-base-dropout", lambda: TransformerConfig.base(dropout=2.0),
+     ValueError, r"TransformerConfig: dropout must be in \[0, 1\), got 2.0"),
+    ("gpt-attention-weights-1d", lambda: gpt().attention_weights(ids(3)),
+     ValueError, r"idx must be \(B, T\) token ids, got shape \(3,\)"),
+    ("transformer-decode-memory",
+     lambda: transformer().decode(ids(1, 3), rand(1, 4, 6)),
+     ValueError, r"key must be \(B, T, C=8\), got \(1, 4, 6\)"),
+    ("transformer-attention-weights-mask",
+     lambda: transformer().attention_weights(ids(1, 3), ids(1, 3),
+                                             src_mask=torch.ones(3, 3).bool()),
+     ValueError, r"src_mask must be a key-padding mask of shape \(B, 1, 1, S\), "
+                 r"got \(3, 3\)"),
     # ---------------------------------------------------------------- training
     ("train-config-warmup-float", lambda: TrainConfig(warmup_steps=2.5),
      ValueError, r"TrainConfig.warmup_steps must be an int >= 0, got 2.5"),
@@ -499,6 +515,10 @@ BAD_CALLS = [
      ValueError, r"input_ids must be \(B, T\), got shape \(3,\)"),
     ("name-table-zero", lambda: name_table(0),
      ValueError, r"n_layer must be an int >= 1, got 0"),
+    ("load-minilm-attn", lambda: course_lib.hf.load_minilm("flash"),
+     ValueError, r"load_minilm: attn_implementation must be 'eager' .*got 'flash'"),
+    ("gpt-encoder-forward-1d", lambda: GPTEncoder(gpt())(ids(3)),
+     ValueError, r"idx must be \(B, T\) token ids, got shape \(3,\)"),
     # ---------------------------------------------------------------- tokenizers
     ("char-tokenizer-duplicates", lambda: CharTokenizer(["a", "a"]),
      ValueError, r"chars must be distinct single characters, got 2 entries with 1 "
@@ -538,6 +558,10 @@ BAD_CALLS = [
                     CharTokenizer.load),
      ValueError, r"a 'char' tokenizer file needs the keys \['chars'\]; \['chars'\] "
                  r"missing"),
+    ("char-save-int-path", lambda: CharTokenizer.from_text("ab").save(5),
+     ValueError, r"save: path must be a str or Path, got 5"),
+    ("bpe-load-int-path", lambda: BPETokenizer.load(None),
+     ValueError, r"load: path must be a str or Path, got None"),
     # ---------------------------------------------------------------- data
     ("load-corpus-unknown", lambda: load_corpus("nope"),
      ValueError, r"load_corpus: 'nope' is not a corpus name nor an existing file"),
@@ -574,6 +598,10 @@ BAD_CALLS = [
      ValueError, r"translation_pairs: n must be in \[1, 75264\], got 0"),
     ("translation-pairs-float", lambda: translation_pairs(2.5),
      ValueError, r"translation_pairs: n must be in \[1, 75264\], got 2.5"),
+    ("token-dataset-float", lambda: TokenDataset(rand(20), 4),
+     ValueError, r"TokenDataset: data must hold integer token ids, got torch.float32"),
+    ("toy-translation-zero", lambda: course_lib.data.toy_translation(0),
+     ValueError, r"translation_pairs: n must be in \[1, 75264\], got 0"),
     # ---------------------------------------------------------------- sentiment
     ("sentiment-split-name", lambda: sentiment.sentiment_split("val", 5),
      ValueError, r"split must be 'train' or 'test', got 'val'"),
@@ -599,6 +627,8 @@ BAD_CALLS = [
     ("accuracy-batch-size",
      lambda: sentiment.accuracy(classifier(), ids(3, 2), ids(3), batch_size=0),
      ValueError, r"accuracy: batch_size must be an int >= 1, got 0"),
+    ("load-results-int-path", lambda: sentiment.load_results(5),
+     ValueError, r"load_results: path must be a str or Path, got 5"),
     # ---------------------------------------------------------------- utils
     ("set-seed-float", lambda: set_seed(1.5),
      ValueError, r"set_seed: a seed must be an int, got 1.5"),
@@ -658,6 +688,9 @@ BAD_CALLS = [
      lambda: viz.draw_cross_attention(rand(2, 3), ["a", "b"], ["x", "y"]),
      ValueError, r"weights has shape \(2, 3\) but there are 2 query tokens and "
                  r"2 key tokens"),
+    ("draw-query-str",
+     lambda: viz.draw_query(torch.eye(2), ["a", "b"], query="a"),
+     ValueError, r"draw_query: query must be a token index \(int\), got 'a'"),
     # ---------------------------------------------------------------- profiling
     ("time-call-repeat", lambda: profiling.time_call(lambda: None, repeat=0),
      ValueError, r"time_call: need repeat >= 1 and warmup >= 0, got repeat=0"),
@@ -696,6 +729,12 @@ BAD_CALLS = [
     ("load-checkpoint-model-type",
      lambda: in_tmp(lambda p: None, lambda p: load_checkpoint(p, model="gpt")),
      ValueError, r"load_checkpoint: model must be a Module or None, got str"),
+    ("read-checkpoint-missing",
+     lambda: in_tmp(lambda p: None, course_lib.checkpoints.read_checkpoint),
+     CheckpointError, r"thing\.json does not exist"),
+    ("load-gpt-missing",
+     lambda: in_tmp(lambda p: None, course_lib.checkpoints.load_gpt),
+     CheckpointError, r"thing\.json does not exist"),
     # ---------------------------------------------------------------- distributed
     ("wrap-context", lambda: distributed.wrap(gpt(), {"rank": 0}),
      ValueError, r"wrap: context must be a distributed.Context .*got dict"),
@@ -720,6 +759,10 @@ BAD_CALLS = [
                       drop=("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")),
      ValueError, r"WORLD_SIZE=2 says this is one of several processes, but RANK, "
                  r"LOCAL_RANK, MASTER_ADDR, MASTER_PORT not set"),
+    ("context-rank", lambda: distributed.Context(rank=2, world_size=2),
+     ValueError, r"Context: need 0 <= rank < world_size, got rank=2, world_size=2"),
+    ("context-world-size", lambda: distributed.Context(world_size=-1),
+     ValueError, r"Context.world_size must be an int >= 0, got -1"),
     # ---------------------------------------------------------------- train_gpt
     ("train-gpt-threads",
      lambda: train_gpt.main(["--out", "unused", "--threads", "-1"]),
