@@ -278,19 +278,20 @@ class KVCache:
                 raise ValueError(
                     f"KVCache.append: {name} must be (B, H, S_new, D), got {seen}."
                 )
-        have = k if self.k is None else self.k  # (B, H, S, D) already cached
-        for name, x in (("k", k), ("v", v)):
-            if x.shape[:2] != have.shape[:2] or x.shape[3] != have.shape[3]:
+        if k.shape[:3] != v.shape[:3]:
+            raise ValueError(
+                f"KVCache.append: k {tuple(k.shape)} and v {tuple(v.shape)} must share "
+                "B, H and the number of new tokens S_new."
+            )
+        for name, x, have in (("k", k, self.k), ("v", v, self.v)):
+            if have is not None and (
+                x.shape[:2] != have.shape[:2] or x.shape[3] != have.shape[3]
+            ):
                 raise ValueError(
                     f"KVCache.append: {name} of shape {tuple(x.shape)} does not fit "
                     f"the cache's (B, H, S, D) = {tuple(have.shape)}: B, H and D must "
                     "match."
                 )
-        if k.shape[2] != v.shape[2]:
-            raise ValueError(
-                f"KVCache.append: k {tuple(k.shape)} and v {tuple(v.shape)} must hold "
-                "the same number of new tokens S_new."
-            )
         if self.k is None:
             self.k, self.v = k, v
         else:

@@ -231,6 +231,10 @@ BAD_CALLS = [
     ("kv-cache-heads", lambda: full_cache().append(rand(1, 3, 1, 4), rand(1, 3, 1, 4)),
      ValueError, r"KVCache.append: k of shape \(1, 3, 1, 4\) does not fit.*"
                  r"\(1, 2, 3, 4\)"),
+    ("kv-cache-k-v-lengths",
+     lambda: KVCache().append(rand(1, 2, 3, 4), rand(1, 2, 2, 4)),
+     ValueError, r"KVCache.append: k \(1, 2, 3, 4\) and v \(1, 2, 2, 4\) must share "
+                 r"B, H and the number of new tokens S_new"),
     ("mha-heads", lambda: MultiHeadAttention(8, 3),
      ValueError, r"embed_dim=8 must be a positive multiple of num_heads=3"),
     ("mha-float-width", lambda: MultiHeadAttention(8.0, 2),
