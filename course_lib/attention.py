@@ -39,7 +39,7 @@ def causal_mask(T: int, S: int | None = None, device=None) -> Tensor:
     tokens attend a KV cache of earlier ones.
     """
     S = T if S is None else S
-    if T < 1 or S < T:
+    if not _is_int(T) or not _is_int(S) or T < 1 or S < T:
         raise ValueError(f"causal_mask: need 1 <= T <= S, got T={T}, S={S}.")
     ones = torch.ones(T, S, dtype=torch.bool, device=device)
     return torch.tril(ones, diagonal=S - T)  # (T, S)
@@ -52,7 +52,13 @@ def padding_mask(lengths: Tensor | list[int], S: int) -> Tensor:
     The two singleton dims broadcast over heads and queries: pass it straight to
     :class:`MultiHeadAttention` or :func:`scaled_dot_product_attention`.
     """
+    if not _is_int(S) or S < 1:
+        raise ValueError(f"padding_mask: S must be an int >= 1, got {S!r}.")
     lengths = torch.as_tensor(lengths)
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise ValueError(
+            f"padding_mask: lengths must be integers, got dtype {lengths.dtype}."
+        )
     if lengths.dim() != 1:
         raise ValueError(
             f"padding_mask: lengths must be 1-D (one length per sequence), "
@@ -65,6 +71,31 @@ def padding_mask(lengths: Tensor | list[int], S: int) -> Tensor:
     positions = torch.arange(S, device=lengths.device)  # (S,)
     keep = positions[None, :] < lengths[:, None]  # (B, S)
     return keep[:, None, None, :]  # (B, S) -> (B, 1, 1, S)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_tensor(x, name: str, min_dim: int, where: str) -> None:
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{where}: {name} must be a tensor, got {type(x).__name__}.")
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{where}: {name} must have at least {min_dim} dims (..., rows, width), "
+            f"got shape {tuple(x.shape)}."
+        )
+
+
+def _check_batch_dims(shapes: dict[str, tuple], where: str) -> None:
+    """The leading (batch, head) dims of every tensor must broadcast together."""
+    try:
+        torch.broadcast_shapes(*shapes.values())
+    except RuntimeError:
+        seen = ", ".join(f"{n} {tuple(s)}" for n, s in shapes.items())
+        raise ValueError(
+            f"{where}: the leading (batch, head) dims do not broadcast: {seen}."
+        ) from None
 
 
 def _check_mask(mask: Tensor, T: int, S: int, name: str = "mask") -> None:
@@ -109,8 +140,13 @@ def scaled_dot_product_attention(
         ``(out, weights)``: out ``(..., T, Dv)``, weights ``(..., T, S)`` or ``None``.
 
     Raises ``ValueError`` when q and k widths differ, k and v lengths differ, or the
-    mask is not a bool tensor that broadcasts to ``(..., T, S)``.
+    mask is not a bool tensor that broadcasts to ``(..., T, S)``, an input is not a
+    tensor of 2+ dims, the leading dims do not broadcast, or ``dropout_p`` is outside
+    ``[0, 1)``.
     """
+    where = "scaled_dot_product_attention"
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        _check_tensor(x, name, 2, where)
     T, D = q.shape[-2], q.shape[-1]
     S = k.shape[-2]
     if k.shape[-1] != D:
@@ -123,8 +159,13 @@ def scaled_dot_product_attention(
             f"k and v must have the same length S: k is {tuple(k.shape)}, "
             f"v is {tuple(v.shape)}."
         )
+    batch = {"q": q.shape[:-2], "k": k.shape[:-2], "v": v.shape[:-2]}
     if mask is not None:
         _check_mask(mask, T, S)
+        batch["mask"] = mask.shape[:-2]
+    _check_batch_dims(batch, where)
+    if not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"{where}: dropout_p must be in [0, 1), got {dropout_p!r}.")
     if not need_weights and is_causal and mask is None and T == S:
         # the common GPT case: let the fused kernel skip the future itself
         out = F.scaled_dot_product_attention(
@@ -178,8 +219,17 @@ def attention_backward(
     Returns ``(dq, dk, dv)`` with the shapes of q, k, v.
     Raises ``ValueError`` when the shapes do not fit together.
     """
+    where = "attention_backward"
+    for name, x in (("q", q), ("k", k), ("v", v), ("weights", weights)):
+        _check_tensor(x, name, 2, where)
+    _check_tensor(grad_out, "grad_out", 2, where)
     T, D = q.shape[-2:]
     S = k.shape[-2]
+    if k.shape[-1] != D or v.shape[-2] != S:
+        raise ValueError(
+            f"{where}: k must be (..., S, D={D}) and v (..., S, Dv) with the same S, "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}."
+        )
     expected = {
         "weights": (weights, (T, S)),
         "grad_out": (grad_out, (T, v.shape[-1])),
@@ -218,7 +268,30 @@ class KVCache:
         return 0 if self.k is None else self.k.shape[-2]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Append the new tokens' ``(B, H, S_new, D)`` keys and values; return all."""
+        """Append the new tokens' ``(B, H, S_new, D)`` keys and values; return all.
+
+        Raises ``ValueError`` unless k and v are 4-D, agree with each other and with
+        what is cached in every dim but S."""
+        for name, x in (("k", k), ("v", v)):
+            if not isinstance(x, Tensor) or x.dim() != 4:
+                seen = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+                raise ValueError(
+                    f"KVCache.append: {name} must be (B, H, S_new, D), got {seen}."
+                )
+        if k.shape[:3] != v.shape[:3]:
+            raise ValueError(
+                f"KVCache.append: k {tuple(k.shape)} and v {tuple(v.shape)} must share "
+                "B, H and the number of new tokens S_new."
+            )
+        for name, x, have in (("k", k, self.k), ("v", v, self.v)):
+            if have is not None and (
+                x.shape[:2] != have.shape[:2] or x.shape[3] != have.shape[3]
+            ):
+                raise ValueError(
+                    f"KVCache.append: {name} of shape {tuple(x.shape)} does not fit "
+                    f"the cache's (B, H, S, D) = {tuple(have.shape)}: B, H and D must "
+                    "match."
+                )
         if self.k is None:
             self.k, self.v = k, v
         else:
@@ -244,10 +317,19 @@ class MultiHeadAttention(nn.Module):
         self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
         super().__init__()
+        if not (_is_int(embed_dim) and _is_int(num_heads)):
+            raise ValueError(
+                f"MultiHeadAttention: embed_dim and num_heads must be ints, got "
+                f"embed_dim={embed_dim!r}, num_heads={num_heads!r}."
+            )
         if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads != 0:
             raise ValueError(
                 f"embed_dim={embed_dim} must be a positive multiple of "
                 f"num_heads={num_heads}: each head gets embed_dim // num_heads numbers."
+            )
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"MultiHeadAttention: dropout must be in [0, 1), got {dropout!r}."
             )
         self.embed_dim = embed_dim
         self.num_heads = num_heads
@@ -288,14 +370,23 @@ class MultiHeadAttention(nn.Module):
         ``need_weights`` (the teaching path), else ``None`` (the fused fast path).
         """
         for name, x in (("query", query), ("key", key), ("value", value)):
-            if x.dim() != 3 or x.shape[-1] != self.embed_dim:
+            if (
+                not isinstance(x, Tensor)
+                or x.dim() != 3
+                or x.shape[-1] != self.embed_dim
+            ):
+                seen = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
                 raise ValueError(
-                    f"{name} must be (B, T, C={self.embed_dim}), got {tuple(x.shape)}."
+                    f"{name} must be (B, T, C={self.embed_dim}), got {seen}."
                 )
         if key.shape[:2] != value.shape[:2] or key.shape[0] != query.shape[0]:
             raise ValueError(
                 f"query {tuple(query.shape)}, key {tuple(key.shape)} and value "
                 f"{tuple(value.shape)} must share B, and key and value must share S."
+            )
+        if cache is not None and not isinstance(cache, KVCache):
+            raise ValueError(
+                f"cache must be a KVCache or None, got {type(cache).__name__}."
             )
         q = self.split_heads(self.q_proj(query))  # (B, T, C) -> (B, H, T, D)
         k = self.split_heads(self.k_proj(key))  # (B, S, C) -> (B, H, S, D)
@@ -315,6 +406,14 @@ def copy_mha_from_torch(ours: MultiHeadAttention, ref: nn.MultiheadAttention) ->
     PyTorch keeps the three input projections stacked in one ``(3C, C)`` matrix
     ``in_proj_weight`` (rows: q, then k, then v); we keep three ``nn.Linear``.
     """
+    if not isinstance(ours, MultiHeadAttention) or not isinstance(
+        ref, nn.MultiheadAttention
+    ):
+        raise ValueError(
+            "copy_mha_from_torch: expected (MultiHeadAttention, "
+            f"nn.MultiheadAttention), got ({type(ours).__name__}, "
+            f"{type(ref).__name__})."
+        )
     C = ours.embed_dim
     if ref.embed_dim != C or ref.num_heads != ours.num_heads:
         raise ValueError(

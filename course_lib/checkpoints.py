@@ -34,9 +34,27 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, corrupted or made for another model."""
 
 
+def _check_objects(where: str, **objects) -> None:
+    """What a checkpoint is written from or read into: each a model, an optimizer or
+    a generator, or None where that part is left out."""
+    kinds = {
+        "model": nn.Module,
+        "optimizer": torch.optim.Optimizer,
+        "generator": torch.Generator,
+    }
+    for name, value in objects.items():
+        if value is not None and not isinstance(value, kinds[name]):
+            raise ValueError(
+                f"{where}: {name} must be a {kinds[name].__name__} or None, got "
+                f"{type(value).__name__}."
+            )
+
+
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """``run``, ``run.json`` or ``run.safetensors`` ->
     ``(run.safetensors, run.json)``."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"checkpoint_paths: path must be a str or Path, got {path!r}.")
     p = Path(path)
     if p.suffix in (".json", ".safetensors"):
         p = p.with_suffix("")
@@ -90,6 +108,14 @@ def save_checkpoint(
     """Write ``model`` (and optionally the optimizer, the batch ``generator`` and the
     global torch RNG state) to ``path.safetensors`` + ``path.json``; returns the JSON
     path. ``extra`` must be JSON-serialisable (e.g. ``asdict(train_config)``)."""
+    _check_objects("save_checkpoint", optimizer=optimizer, generator=generator)
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"save_checkpoint: model must be a torch.nn.Module, got "
+            f"{type(model).__name__}."
+        )
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"save_checkpoint: step must be an int >= 0, got {step!r}.")
     weights_path, json_path = checkpoint_paths(path)
     tensors, aliases = _model_tensors(model)
     meta: dict = {"format": FORMAT, "step": int(step), "aliases": aliases}
@@ -171,6 +197,9 @@ def load_checkpoint(
     The model is loaded strictly: a missing, unexpected or wrongly shaped tensor is a
     :class:`CheckpointError`, never a partial load. ``restore_rng`` also restores the
     global torch RNG state (dropout), needed for an exact resume."""
+    _check_objects(
+        "load_checkpoint", model=model, optimizer=optimizer, generator=generator
+    )
     meta, tensors = read_checkpoint(path)
     _, json_path = checkpoint_paths(path)
     if model is not None:

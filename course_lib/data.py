@@ -109,6 +109,8 @@ def course_file(name: str) -> Path:
     each). In a checkout that is ``data/NAME``; installed with pip (Colab) the same
     files sit inside the package, in ``course_lib/shipped/`` (see pyproject.toml).
     Raises ``FileNotFoundError`` naming the file when neither has it."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"course_file: name must be a file name (str), got {name!r}.")
     here = Path(__file__).resolve().parent
     for path in (here.parent / "data" / name, here / "shipped" / name):
         if path.exists():
@@ -127,6 +129,11 @@ def load_corpus(name: str | os.PathLike = "pydocs") -> Corpus:
     file, ``ValueError`` when a download's sha256 is wrong (the file is deleted), and
     ``ConnectionError`` naming the URL and where to put the file by hand when offline.
     """
+    if not isinstance(name, (str, os.PathLike)):
+        raise ValueError(
+            f"load_corpus: name must be a corpus name or a path, got {name!r}; "
+            f"valid names are {', '.join(map(repr, corpus_names()))}."
+        )
     if isinstance(name, str) and name in BUILTIN_CORPORA:
         return _pydocs()
     if isinstance(name, str) and name in REMOTE_CORPORA:
@@ -237,7 +244,7 @@ def train_val_split(
         raise ValueError(
             f"train_val_split: data must be a 1-D tensor of token ids, got {shape}."
         )
-    if not 0.0 < val_fraction < 1.0:
+    if not isinstance(val_fraction, (int, float)) or not 0.0 < val_fraction < 1.0:
         raise ValueError(
             f"train_val_split: val_fraction must lie strictly between 0 and 1, "
             f"got {val_fraction}."
@@ -258,8 +265,19 @@ def get_batch(
     one: ``y[b, t]`` is the token that follows ``x[b, t]``.
     """
     _check_ids(data, block_size, "get_batch")
-    if batch_size < 1:
-        raise ValueError(f"get_batch: batch_size must be >= 1, got {batch_size}.")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"get_batch: batch_size must be an int >= 1, got {batch_size!r}."
+        )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            "get_batch: generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__}."
+        )
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     offsets = torch.arange(block_size)
     x = data[starts[:, None] + offsets]  # (B, T)
@@ -298,7 +316,7 @@ def _check_ids(data: torch.Tensor, block_size: int, where: str) -> None:
         raise ValueError(
             f"{where}: data must be a 1-D tensor of token ids, got {shape}."
         )
-    if data.is_floating_point():
+    if data.is_floating_point() or data.dtype == torch.bool:
         raise ValueError(
             f"{where}: data must hold integer token ids, got {data.dtype}."
         )
@@ -367,6 +385,8 @@ class Vocab:
 
     def encode(self, text: str) -> list[int]:
         """Space-separated words -> ids. Raises ``ValueError`` for an unknown word."""
+        if not isinstance(text, str):
+            raise ValueError(f"Vocab.encode: text must be a str, got {text!r}.")
         index = {token: i for i, token in enumerate(self.tokens)}
         unknown = [w for w in text.split() if w not in index]
         if unknown:
@@ -375,8 +395,19 @@ class Vocab:
 
     def decode(self, ids) -> str:
         """Ids -> text, skipping ``<pad>`` and ``<bos>`` and stopping at ``<eos>``."""
+        ids = torch.as_tensor(ids)
+        if ids.is_floating_point() or ids.dim() > 1:
+            raise ValueError(
+                f"Vocab.decode: ids must be a 1-D sequence of ints, got {ids.dtype} "
+                f"of shape {tuple(ids.shape)}."
+            )
+        bad = [i for i in ids.reshape(-1).tolist() if not 0 <= i < len(self)]
+        if bad:
+            raise ValueError(
+                f"Vocab.decode: ids must be in [0, {len(self)}), got {bad[:5]}."
+            )
         words = []
-        for i in torch.as_tensor(ids).tolist():
+        for i in ids.reshape(-1).tolist():
             if i == EOS_ID:
                 break
             if i not in (PAD_ID, BOS_ID):
@@ -407,6 +438,8 @@ def _noun_phrases() -> list[tuple[str, str]]:
 
 def translate(sentence: str) -> str:
     """The rule, applied to one source sentence "det [adj] noun verb det [adj] noun"."""
+    if not isinstance(sentence, str):
+        raise ValueError(f"translate: sentence must be a str, got {sentence!r}.")
     words = sentence.split()
     verbs = [i for i, w in enumerate(words) if w in _VERBS]
     if len(verbs) != 1:
@@ -431,8 +464,15 @@ def translation_pairs(
     """``n`` different (source, target) sentence pairs, drawn without replacement, so
     the first k and the rest never share a sentence (a clean held-out split)."""
     total = num_translation_pairs()
-    if not 1 <= n <= total:
-        raise ValueError(f"n must be in [1, {total}], got {n}.")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
+        raise ValueError(
+            f"translation_pairs: n must be in [1, {total}], got {n!r} (an int)."
+        )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            "translation_pairs: generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__}."
+        )
     phrases, verbs = _noun_phrases(), list(_VERBS)
     P = len(phrases)
     pairs = []

@@ -41,10 +41,29 @@ class Context:
     local_rank: int = 0  # index on this machine: which GPU this process uses
     backend: str | None = None  # "gloo" (CPU) or "nccl" (CUDA); None: one process
 
+    def __post_init__(self) -> None:
+        for name in ("rank", "world_size", "local_rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Context.{name} must be an int >= 0, got {value!r}.")
+        if not self.rank < self.world_size:
+            raise ValueError(
+                f"Context: need 0 <= rank < world_size, got rank={self.rank}, "
+                f"world_size={self.world_size}."
+            )
+
     @property
     def is_main(self) -> bool:
         """Rank 0: the one process that prints, draws the progress bar and saves."""
         return self.rank == 0
+
+
+def _check_context(context, where: str) -> None:
+    if not isinstance(context, Context):
+        raise ValueError(
+            f"{where}: context must be a distributed.Context (from setup()), got "
+            f"{type(context).__name__}."
+        )
 
 
 def _env_int(name: str) -> int:
@@ -66,7 +85,13 @@ def setup(device: torch.device | str = "cpu") -> Context:
     Raises ``ValueError`` for a torchrun environment with variables missing, more
     ranks on this machine than GPUs, a model on the wrong GPU, or MPS (no DDP there).
     """
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"setup: device must be a torch.device or a name like 'cpu' or 'cuda:0', "
+            f"got {device!r}."
+        ) from None
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
         local = _env_int("LOCAL_RANK") if "LOCAL_RANK" in os.environ else rank
@@ -118,6 +143,11 @@ def wrap(model: nn.Module, context: Context) -> nn.Module:
     DDP copies rank 0's weights to every rank when it is built, then averages the
     gradients during ``backward``, bucket by bucket while the backward pass is still
     running, so communication overlaps with computation."""
+    _check_context(context, "wrap")
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"wrap: model must be a torch.nn.Module, got {type(model).__name__}."
+        )
     if context.world_size == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
@@ -129,6 +159,11 @@ def wrap(model: nn.Module, context: Context) -> nn.Module:
 def all_reduce_mean(tensor: torch.Tensor, context: Context) -> torch.Tensor:
     """The mean of ``tensor`` over all ranks (in place; returned). This is what DDP
     does to every gradient: a sum over the ranks, then a division by their number."""
+    _check_context(context, "all_reduce_mean")
+    if not isinstance(tensor, torch.Tensor):
+        raise ValueError(
+            f"all_reduce_mean: tensor must be a torch.Tensor, got {type(tensor)}."
+        )
     if context.world_size > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)  # gloo has no AVG
         tensor /= context.world_size
@@ -137,6 +172,7 @@ def all_reduce_mean(tensor: torch.Tensor, context: Context) -> torch.Tensor:
 
 def barrier(context: Context) -> None:
     """Wait until every rank gets here (e.g. until rank 0 has written a file)."""
+    _check_context(context, "barrier")
     if context.world_size > 1:
         dist.barrier()
 
@@ -159,7 +195,13 @@ def rank_batches(data, config, context: Context = Context(), name="train_data"):
     k`` times per step by every rank, and each keeps its ``k`` calls. One process with
     ``k = 1`` draws exactly what ``batch_source`` draws.
     """
-    from course_lib.training import batch_source  # (training imports this module)
+    from course_lib.training import (  # (training imports this module)
+        _check_train_config,
+        batch_source,
+    )
+
+    _check_train_config(config, "rank_batches")
+    _check_context(context, "rank_batches")
 
     k, B, r = config.grad_accum_steps, config.batch_size, context.rank
     n = k * context.world_size  # micro-batches in one optimizer step, all ranks

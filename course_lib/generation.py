@@ -41,11 +41,38 @@ def _check_top_p(top_p: float | None) -> None:
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}.")
 
 
+def _check_logits(logits, where: str) -> None:
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        seen = logits.dtype if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(
+            f"{where}: logits must be a float tensor (..., V), got {seen}."
+        )
+    if logits.dim() < 1 or logits.shape[-1] < 1:
+        raise ValueError(
+            f"{where}: logits must be (..., V) with V >= 1, got shape "
+            f"{tuple(logits.shape)}."
+        )
+
+
+def _check_drawable(logits: Tensor, where: str) -> None:
+    """Every row must leave a token to draw: no NaN or +inf, not all -inf.
+    (Reads the values: one host sync, at the entry of a sampling step.)"""
+    bad = logits.isnan().any(-1) | logits.isposinf().any(-1) | logits.isneginf().all(-1)
+    if bad.any():
+        row = tuple(torch.nonzero(bad)[0].tolist())
+        raise ValueError(
+            f"{where}: logits row {row} is {logits[row].tolist()[:8]}...: a row with "
+            "NaN or +inf, or with every logit -inf, leaves no token to draw; check "
+            "the model's output or the mask applied to it."
+        )
+
+
 # ----------------------------------------------------------------------- strategies
 
 
 def greedy(logits: Tensor) -> Tensor:
     """The most likely token: ``(..., V) -> (..., 1)`` ids."""
+    _check_logits(logits, "greedy")
     return logits.argmax(dim=-1, keepdim=True)
 
 
@@ -55,6 +82,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     ``temperature = 0`` is the greedy limit and has no logits form: use :func:`greedy`.
     Raises ``ValueError`` for ``temperature <= 0``.
     """
+    _check_logits(logits, "apply_temperature")
     _check_temperature(temperature)
     if temperature == 0:
         raise ValueError("temperature=0 is greedy decoding: use greedy(logits).")
@@ -67,6 +95,7 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     Ties with the k-th largest value are kept (as Hugging Face does); ``k >= V``
     keeps everything. Raises ``ValueError`` for ``k < 1``.
     """
+    _check_logits(logits, "top_k_filter")
     _check_top_k(k)
     k = min(k, logits.shape[-1])
     kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
@@ -79,6 +108,7 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 
     ``p = 1`` keeps everything. Raises ``ValueError`` for ``p`` outside ``(0, 1]``.
     """
+    _check_logits(logits, "top_p_filter")
     _check_top_p(p)
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
     probs = torch.softmax(sorted_logits, dim=-1)
@@ -98,10 +128,13 @@ def next_token_probs(
 ) -> Tensor:
     """The distribution sampling draws from, ``(..., V) -> (..., V)``: temperature,
     then top-k, then top-p, then softmax. ``temperature = 0`` gives a one-hot on the
-    argmax. Raises ``ValueError`` for a bad knob."""
+    argmax. Raises ``ValueError`` for a bad knob, or a row of logits that leaves
+    nothing to draw (NaN, +inf, or all -inf)."""
+    _check_logits(logits, "next_token_probs")
     _check_temperature(temperature)
     _check_top_k(top_k)
     _check_top_p(top_p)
+    _check_drawable(logits, "next_token_probs")
     if temperature == 0:
         return torch.zeros_like(logits).scatter_(-1, greedy(logits), 1.0)
     logits = apply_temperature(logits, temperature)
@@ -121,6 +154,16 @@ def sample_next(
 ) -> Tensor:
     """One token per row from ``(B, V)`` logits: ``(B, V) -> (B, 1)`` ids.
     ``temperature = 0`` is greedy (no randomness used)."""
+    _check_logits(logits, "sample_next")
+    if logits.dim() > 2:
+        raise ValueError(
+            f"sample_next: logits must be (B, V) or (V,), got {tuple(logits.shape)}."
+        )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            "sample_next: generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__}."
+        )
     if temperature == 0:
         _check_top_k(top_k)
         _check_top_p(top_p)
@@ -160,8 +203,17 @@ def generate(
     Sampling is reproducible with ``generator`` (a seeded ``torch.Generator``);
     ``temperature=0`` is greedy. The model is put in eval mode for the call and
     restored afterwards. Raises ``ValueError`` for a knob out of range, a non-(B, T)
-    or empty prompt, or a token id outside ``[0, vocab_size)``.
+    or empty prompt, a token id outside ``[0, vocab_size)``, or a model that is not a
+    GPT.
     """
+    needs = ("vocab_size", "block_size")
+    config = getattr(model, "config", None)
+    if not all(hasattr(config, n) for n in needs) or not hasattr(model, "new_caches"):
+        raise ValueError(
+            f"generate: model must be a course_lib GPT (config.vocab_size, "
+            f"config.block_size, new_caches()), got {type(model).__name__}; for a "
+            "Hugging Face model use its own .generate()."
+        )
     _check_temperature(temperature)
     _check_top_k(top_k)
     _check_top_p(top_p)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.models import GPT, GPTConfig
+from course_lib.models import GPT, GPTConfig, _check_token_ids
 
 # ours (block i)                 GPT-2 (transformer.h.i)   how
 GPT2_NAME_MAP: list[tuple[str, str, str]] = [
@@ -118,6 +118,14 @@ def _hf_config(c: GPTConfig):
     )
 
 
+def _check_attn_implementation(name: str, where: str) -> None:
+    if name not in ("eager", "sdpa"):
+        raise ValueError(
+            f"{where}: attn_implementation must be 'eager' (returns attention "
+            f"weights) or 'sdpa', got {name!r}."
+        )
+
+
 def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
     """``model`` as a ``transformers.GPT2LMHeadModel`` with the same weights (copied).
 
@@ -129,6 +137,7 @@ def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
 
     if not isinstance(model, GPT):
         raise ValueError(f"model must be a course_lib GPT, got {type(model).__name__}.")
+    _check_attn_implementation(attn_implementation, "to_hf_gpt2")
     hf = GPT2LMHeadModel(_hf_config(model.config))
     hf.set_attn_implementation(attn_implementation)
     ours, theirs = model.state_dict(), hf.state_dict()
@@ -142,10 +151,19 @@ def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
 
 
 def from_hf_gpt2(hf) -> GPT:
-    """A ``transformers.GPT2LMHeadModel`` as our :class:`GPT` (weights copied).
+    """A ``transformers.GPT2LMHeadModel`` (or a bare ``GPT2Model``, whose output
+    layer is the tied embedding anyway) as our :class:`GPT` (weights copied).
 
-    Raises ``ValueError`` naming the ``GPT2Config`` field our GPT cannot express.
+    Raises ``ValueError`` for any other model, or naming the ``GPT2Config`` field our
+    GPT cannot express.
     """
+    from transformers import GPT2LMHeadModel, GPT2Model
+
+    if not isinstance(hf, (GPT2LMHeadModel, GPT2Model)):
+        raise ValueError(
+            "from_hf_gpt2: hf must be a transformers GPT2LMHeadModel or GPT2Model, "
+            f"got {type(hf).__name__}; other architectures do not map to our GPT."
+        )
     c = hf.config
     expected = {
         "activation_function": ("gelu_new", "gelu_pytorch_tanh"),
@@ -180,6 +198,8 @@ def from_hf_gpt2(hf) -> GPT:
         )
     )
     ours, theirs = model.state_dict(), hf.state_dict()
+    if isinstance(hf, GPT2Model):  # the same tensors, without the "transformer." prefix
+        theirs = {f"transformer.{k}": v for k, v in theirs.items()}
     for names, hf_name, how in _pairs(c.n_layer):
         src = theirs[hf_name]
         if "transpose" in how:
@@ -233,6 +253,7 @@ def load_minilm(attn_implementation: str = "eager"):
     """
     from transformers import AutoModel, AutoTokenizer
 
+    _check_attn_implementation(attn_implementation, "load_minilm")
     path = minilm_path()
     model = AutoModel.from_pretrained(
         path, attn_implementation=attn_implementation, local_files_only=True
@@ -246,10 +267,16 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
 
     ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding.
     """
-    if hidden.dim() != 3:
-        raise ValueError(f"hidden must be (B, T, C), got shape {tuple(hidden.shape)}.")
+    if not isinstance(hidden, Tensor) or hidden.dim() != 3:
+        seen = tuple(hidden.shape) if isinstance(hidden, Tensor) else type(hidden)
+        raise ValueError(f"hidden must be (B, T, C), got shape {seen}.")
     if attention_mask is None:
         return hidden.mean(dim=1)
+    if not isinstance(attention_mask, Tensor):
+        raise ValueError(
+            "mean_pool: attention_mask must be a (B, T) tensor or None, got "
+            f"{type(attention_mask).__name__}."
+        )
     if attention_mask.shape != hidden.shape[:2]:
         raise ValueError(
             f"attention_mask must be (B, T) = {tuple(hidden.shape[:2])}, got "
@@ -262,6 +289,15 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
 def sentence_embedding(model, tokenizer, sentences: list[str]) -> Tensor:
     """Mean-pooled, L2-normalised embeddings ``(B, C)``, as sentence-transformers
     computes them for all-MiniLM-L6-v2."""
+    if (
+        not isinstance(sentences, (list, tuple))
+        or not sentences
+        or not all(isinstance(x, str) for x in sentences)
+    ):
+        raise ValueError(
+            "sentence_embedding: sentences must be a non-empty list of str, got "
+            f"{sentences!r:.80}; wrap one sentence as [sentence]."
+        )
     batch = tokenizer(sentences, padding=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state  # (B, T, C)
@@ -325,6 +361,11 @@ class SequenceClassifier(nn.Module):
         pad_token_id: int | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise ValueError(
+                "SequenceClassifier: encoder must be a torch.nn.Module, got "
+                f"{type(encoder).__name__}."
+            )
         if pooling not in ("mean", "first"):
             raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}.")
         if not isinstance(num_labels, int) or num_labels < 2:
@@ -333,6 +374,15 @@ class SequenceClassifier(nn.Module):
             config = getattr(encoder, "config", None)
             hidden_size = getattr(config, "hidden_size", None) or getattr(
                 config, "n_embd", None
+            )
+        if hidden_size is not None and (
+            isinstance(hidden_size, bool)
+            or not isinstance(hidden_size, int)
+            or hidden_size < 1
+        ):
+            raise ValueError(
+                f"SequenceClassifier: hidden_size must be an int >= 1, got "
+                f"{hidden_size!r}."
             )
         if hidden_size is None:
             raise ValueError(
@@ -357,10 +407,21 @@ class SequenceClassifier(nn.Module):
         """``input_ids`` ``(B, T)``, ``labels`` ``(B,)`` -> ``(logits (B, L), loss)``.
 
         ``L`` is ``num_labels``; ``attention_mask`` ``(B, T)`` marks real tokens."""
-        if input_ids.dim() != 2:
-            raise ValueError(
-                f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}."
+        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2:
+            seen = (
+                tuple(input_ids.shape)
+                if isinstance(input_ids, Tensor)
+                else type(input_ids).__name__
             )
+            raise ValueError(f"input_ids must be (B, T), got shape {seen}.")
+        if labels is not None:
+            if not isinstance(labels, Tensor) or labels.shape != input_ids.shape[:1]:
+                seen = tuple(labels.shape) if isinstance(labels, Tensor) else labels
+                raise ValueError(
+                    f"SequenceClassifier: labels must be (B,) = "
+                    f"{tuple(input_ids.shape[:1])}, one class per row, got {seen}."
+                )
+            _check_token_ids(labels, self.head.out_features, "labels", what="class")
         if attention_mask is None and self.pad_token_id is not None:
             attention_mask = (input_ids != self.pad_token_id).long()  # (B, T)
         if attention_mask is None:

@@ -19,7 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.attention import KVCache, MultiHeadAttention, copy_mha_from_torch
+from course_lib.attention import (
+    KVCache,
+    MultiHeadAttention,
+    _is_int,
+    copy_mha_from_torch,
+)
 
 ACTIVATIONS = {
     "relu": F.relu,  # the paper
@@ -34,6 +39,20 @@ def _activation(name: str):
             f"activation={name!r} is not one of {', '.join(map(repr, ACTIVATIONS))}."
         )
     return ACTIVATIONS[name]
+
+
+def _check_sizes(where: str, **sizes) -> None:
+    """Every size must be an int >= 1 (a width, a length, a count)."""
+    for name, value in sizes.items():
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{where}: {name} must be an int >= 1, got {value!r}.")
+
+
+def _check_dropout(dropout, where: str) -> None:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        raise ValueError(f"{where}: dropout must be a number, got {dropout!r}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{where}: dropout must be in [0, 1), got {dropout!r}.")
 
 
 # --- positional encodings (chapter 02) ------------------------------------------------
@@ -58,6 +77,8 @@ def sinusoidal_positions(T: int, C: int, base: float = 10000.0) -> torch.Tensor:
             f"sinusoidal_positions: C must be an even int >= 2, got {C!r}: channels "
             "come in (sin, cos) pairs."
         )
+    if not isinstance(base, (int, float)) or not base > 0:
+        raise ValueError(f"sinusoidal_positions: base must be > 0, got {base!r}.")
     pos = torch.arange(T, dtype=torch.float64)[:, None]  # (T, 1)
     two_i = torch.arange(0, C, 2, dtype=torch.float64)  # (C/2,)
     # computed in float64 so that large positions keep their phase, then cast
@@ -75,11 +96,12 @@ class LearnedPositions(nn.Module):
 
     def __init__(self, max_len: int, C: int):
         super().__init__()
+        _check_sizes("LearnedPositions", max_len=max_len, C=C)
         self.max_len = max_len
         self.weight = nn.Parameter(torch.randn(max_len, C) * 0.02)  # (max_len, C)
 
     def forward(self, T: int) -> torch.Tensor:
-        if not 1 <= T <= self.max_len:
+        if not _is_int(T) or not 1 <= T <= self.max_len:
             raise ValueError(
                 f"LearnedPositions: T={T} positions asked, this table holds "
                 f"1..{self.max_len} (max_len)."
@@ -106,6 +128,8 @@ class FeedForward(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        _check_sizes("FeedForward", d_model=d_model, d_ff=d_ff)
+        _check_dropout(dropout, "FeedForward")
         self.activation = activation
         self._act = _activation(activation)
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
@@ -113,6 +137,10 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        C = self.linear1.in_features
+        if not isinstance(x, Tensor) or x.dim() < 1 or x.shape[-1] != C:
+            seen = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"FeedForward: x must be (..., C={C}), got {seen}.")
         hidden = self._act(self.linear1(x))  # (B, T, C) -> (B, T, d_ff)
         return self.linear2(self.dropout(hidden))  # (B, T, d_ff) -> (B, T, C)
 
@@ -249,6 +277,16 @@ def copy_block_from_torch(
     """Copy the weights of PyTorch's encoder/decoder layer into our block of the same
     size. PyTorch's names: ``linear1``/``linear2`` (our ``ffn.linear1``/
     ``ffn.linear2``), ``multihead_attn`` (our ``cross_attn``); the norms share ours."""
+    kinds = {
+        EncoderBlock: nn.TransformerEncoderLayer,
+        DecoderBlock: nn.TransformerDecoderLayer,
+    }
+    if type(ours) not in kinds or not isinstance(ref, kinds[type(ours)]):
+        raise ValueError(
+            "copy_block_from_torch: expected (EncoderBlock, nn.TransformerEncoderLayer)"
+            f" or (DecoderBlock, nn.TransformerDecoderLayer), got "
+            f"({type(ours).__name__}, {type(ref).__name__})."
+        )
     pairs = [(ours.self_attn, ref.self_attn)]
     if isinstance(ours, DecoderBlock):
         pairs.append((ours.cross_attn, ref.multihead_attn))

@@ -20,26 +20,59 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.attention import KVCache
+from course_lib.attention import KVCache, _is_int
 from course_lib.layers import (
     DecoderBlock,
     EncoderBlock,
+    _activation,
+    _check_dropout,
     copy_block_from_torch,
     sinusoidal_positions,
 )
 
 
-def _check_token_ids(idx: Tensor, vocab_size: int, name: str = "idx") -> None:
+def _check_token_ids(
+    idx: Tensor,
+    vocab_size: int,
+    name: str = "idx",
+    ignore_index: int | None = None,
+    what: str = "token id",
+) -> None:
+    """Integer ids in ``[0, vocab_size)`` (``ignore_index`` allowed too), read with
+    one host sync: the smallest and the largest id come back together. ``what``
+    names an id in the message (a class label is checked the same way)."""
+    if not isinstance(idx, Tensor):
+        raise ValueError(f"{name} must be a tensor of token ids, got {type(idx)}.")
     if idx.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"{name} must hold integer token ids, got dtype {idx.dtype}.")
     if idx.numel() == 0:
         return
-    low, high = int(idx.min()), int(idx.max())
+    if ignore_index is not None:  # the ignored id stands for "no target here"
+        idx = idx.masked_fill(idx == ignore_index, 0)
+    low, high = torch.stack(torch.aminmax(idx)).tolist()
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
+        also = "" if ignore_index is None else f" (or {ignore_index} to ignore one)"
+        if what == "token id":
+            raise ValueError(
+                f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})"
+                f"{also}; was it encoded with the tokenizer this model was built for?"
+            )
+        raise ValueError(f"{name} holds {what} {bad}, outside [0, {vocab_size}){also}.")
+
+
+def _check_positive_ints(where: str, obj) -> None:
+    """Each named field of a config must be an int >= 1 (bool is not an int here)."""
+    for field, value in obj.items():
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{where}.{field} must be a positive int, got {value!r}.")
+
+
+def _check_config(config, cls, where: str) -> None:
+    if not isinstance(config, cls):
         raise ValueError(
-            f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size}); "
-            "was it encoded with the tokenizer this model was built for?"
+            f"{where}: config must be a {cls.__name__}, got {type(config).__name__}; "
+            f"build one with {cls.__name__}(...)."
         )
 
 
@@ -125,6 +158,7 @@ class LSTMLanguageModel(nn.Module):
                 raise ValueError(
                     f"LSTMLanguageModel: {name} must be an int >= 1, got {value!r}."
                 )
+        _check_dropout(dropout, "LSTMLanguageModel")
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, n_embd)
         # PyTorch applies dropout between stacked layers only
@@ -170,7 +204,7 @@ class TransformerConfig:
     activation: str = "relu"  # of the feed-forward network: "relu" (paper) or "gelu"
 
     def __post_init__(self) -> None:
-        for field in (
+        fields = (
             "src_vocab_size",
             "tgt_vocab_size",
             "d_model",
@@ -179,12 +213,8 @@ class TransformerConfig:
             "num_decoder_layers",
             "d_ff",
             "max_len",
-        ):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"TransformerConfig.{field} must be a positive int, got {value!r}."
-                )
+        )
+        _check_positive_ints("TransformerConfig", {f: getattr(self, f) for f in fields})
         if self.d_model % self.num_heads:
             raise ValueError(
                 f"TransformerConfig.d_model={self.d_model} must be divisible by "
@@ -195,10 +225,8 @@ class TransformerConfig:
                 "TransformerConfig.share_vocab=True needs src_vocab_size == "
                 f"tgt_vocab_size, got {self.src_vocab_size} and {self.tgt_vocab_size}."
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"TransformerConfig.dropout must be in [0, 1), got {self.dropout}."
-            )
+        _check_dropout(self.dropout, "TransformerConfig")
+        _activation(self.activation)
 
     @classmethod
     def base(cls, vocab_size: int = 37000, **overrides) -> TransformerConfig:
@@ -214,6 +242,7 @@ class TransformerEncoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        _check_config(config, TransformerConfig, type(self).__name__)
         c = config
         self.layers = nn.ModuleList(
             EncoderBlock(
@@ -249,6 +278,7 @@ class TransformerDecoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        _check_config(config, TransformerConfig, type(self).__name__)
         c = config
         self.layers = nn.ModuleList(
             DecoderBlock(
@@ -298,6 +328,7 @@ class Transformer(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        _check_config(config, TransformerConfig, "Transformer")
         self.config = c = config
         self.src_emb = nn.Embedding(c.src_vocab_size, c.d_model)
         self.tgt_emb = (
@@ -321,10 +352,9 @@ class Transformer(nn.Module):
 
         The √C keeps the embeddings' size comparable to the positions', which lie in
         [-1, 1]; with a tied output layer the embeddings themselves stay small."""
-        if ids.dim() != 2:
-            raise ValueError(
-                f"{name} must be (B, L) token ids, got shape {tuple(ids.shape)}."
-            )
+        if not isinstance(ids, Tensor) or ids.dim() != 2:
+            seen = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
+            raise ValueError(f"{name} must be (B, L) token ids, got shape {seen}.")
         _check_token_ids(ids, table.num_embeddings, name)
         L = ids.shape[1]
         if L > self.config.max_len:
@@ -379,11 +409,18 @@ class Transformer(nn.Module):
         and a finished sequence is filled with ``eos_id`` from there on. The source is
         encoded once; the decoder re-reads the whole prefix at each step (no KV cache:
         chapter 08 adds one to the GPT)."""
-        if max_len < 1 or max_len + 1 > self.config.max_len:
+        if not _is_int(max_len) or max_len < 1 or max_len + 1 > self.config.max_len:
             raise ValueError(
                 f"max_len={max_len} must be in [1, {self.config.max_len - 1}] "
                 f"(the model's max_len={self.config.max_len} counts the BOS token)."
             )
+        V = self.config.tgt_vocab_size
+        for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
+            if not _is_int(value) or not 0 <= value < V:
+                raise ValueError(
+                    f"greedy_decode: {name} must be a target token id in [0, {V}), "
+                    f"got {value!r}."
+                )
         memory = self.encode(src, src_mask)  # (B, S, C)
         out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
@@ -429,6 +466,11 @@ def copy_from_torch(model: Transformer, reference: nn.Transformer) -> None:
     the same size into ``model`` (built with ``final_norm=True``: ``nn.Transformer``
     ends each stack with a LayerNorm). ``nn.Transformer`` has no embeddings or output
     layer; those of ``model`` are left as they are."""
+    if not isinstance(model, Transformer) or not isinstance(reference, nn.Transformer):
+        raise ValueError(
+            "copy_from_torch: expected (Transformer, nn.Transformer), got "
+            f"({type(model).__name__}, {type(reference).__name__})."
+        )
     c = model.config
     layer = reference.encoder.layers[0]
     if not c.final_norm:
@@ -472,21 +514,14 @@ class GPTConfig:
     bias: bool = True  # biases in Linear and LayerNorm layers, as GPT-2 has
 
     def __post_init__(self) -> None:
-        for field in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"GPTConfig.{field} must be a positive int, got {value!r}."
-                )
+        fields = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd")
+        _check_positive_ints("GPTConfig", {f: getattr(self, f) for f in fields})
         if self.n_embd % self.n_head:
             raise ValueError(
                 f"GPTConfig.n_embd={self.n_embd} must be divisible by "
                 f"n_head={self.n_head}."
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"GPTConfig.dropout must be in [0, 1), got {self.dropout}."
-            )
+        _check_dropout(self.dropout, "GPTConfig")
 
     @classmethod
     def gpt2_small(cls, **overrides) -> GPTConfig:
@@ -500,6 +535,7 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        _check_config(config, GPTConfig, "GPT")
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
         self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
@@ -543,10 +579,32 @@ class GPT(nn.Module):
 
         ``caches``: one :class:`KVCache` per block (see ``new_caches``); ``idx`` then
         holds only the tokens not yet cached, placed after the cached ones.
-        Raises ``ValueError`` for token ids outside ``[0, vocab_size)`` or a sequence
-        longer than ``block_size`` (``course_lib.generation.generate`` crops prompts).
+        Raises ``ValueError`` for token ids outside ``[0, vocab_size)``, targets that
+        are not ``(B, T)`` ids in ``[0, vocab_size)`` (or -1, ignored), a sequence
+        longer than ``block_size`` (``course_lib.generation.generate`` crops prompts),
+        or ``caches`` that are not one ``KVCache`` per block.
         """
+        if caches is not None and (
+            not isinstance(caches, (list, tuple)) or len(caches) != len(self.blocks)
+        ):
+            seen = len(caches) if isinstance(caches, (list, tuple)) else type(caches)
+            raise ValueError(
+                f"GPT: caches must be a list of {len(self.blocks)} KVCache (one per "
+                f"block, from model.new_caches()), got {seen}."
+            )
         x = self.embed(idx, start=0 if caches is None else len(caches[0]))
+        if targets is not None:
+            if not isinstance(targets, Tensor) or targets.shape != idx.shape:
+                seen = (
+                    tuple(targets.shape)
+                    if isinstance(targets, Tensor)
+                    else type(targets).__name__
+                )
+                raise ValueError(
+                    f"GPT: targets must be (B, T) = {tuple(idx.shape)} like idx, got "
+                    f"{seen}."
+                )
+            _check_token_ids(targets, self.config.vocab_size, "targets", -1)
         for i, block in enumerate(self.blocks):
             # with a cache, causal_mask(T, S) lets the T new tokens see all cached ones
             x, _ = block(x, is_causal=True, cache=None if caches is None else caches[i])
@@ -554,17 +612,20 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
+                logits.view(-1, logits.size(-1)),
+                targets.reshape(-1).long(),
+                ignore_index=-1,
             )
         return logits, loss
 
     def embed(self, idx: Tensor, start: int = 0) -> Tensor:
         """Token plus position embeddings of ``idx`` ``(B, T)`` placed at positions
         ``start .. start+T-1``: ``(B, T) -> (B, T, C)``."""
-        if idx.dim() != 2:
-            raise ValueError(
-                f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}."
-            )
+        if not isinstance(idx, Tensor) or idx.dim() != 2:
+            seen = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
+            raise ValueError(f"idx must be (B, T) token ids, got shape {seen}.")
+        if not _is_int(start) or start < 0:
+            raise ValueError(f"GPT.embed: start must be an int >= 0, got {start!r}.")
         _check_token_ids(idx, self.config.vocab_size)
         T = idx.shape[1]
         if start + T > self.config.block_size:

@@ -28,12 +28,21 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from course_lib.attention import scaled_dot_product_attention
+from course_lib.attention import _is_int, scaled_dot_product_attention
+
+
+def _check_callable(fn, where: str) -> None:
+    if not callable(fn):
+        raise ValueError(
+            f"{where}: fn must be a function of no arguments, got {fn!r:.60}; wrap a "
+            "call as lambda: f(x)."
+        )
 
 
 def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Fastest wall-clock seconds of ``fn()`` over ``repeat`` runs, after ``warmup``."""
-    if repeat < 1 or warmup < 0:
+    _check_callable(fn, "time_call")
+    if not (_is_int(repeat) and _is_int(warmup)) or repeat < 1 or warmup < 0:
         raise ValueError(
             f"time_call: need repeat >= 1 and warmup >= 0, got repeat={repeat}, "
             f"warmup={warmup}."
@@ -73,6 +82,11 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
     replays the allocations and frees recorded by ``torch.profiler`` (see the module
     docstring). A tensor ``fn`` returns counts: it is alive when the call ends.
     """
+    _check_callable(fn, "peak_memory")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(
+            f"peak_memory: device must be 'cpu' or 'cuda', got {device!r}."
+        )
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -80,10 +94,6 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
-    if device != "cpu":
-        raise ValueError(
-            f"peak_memory: device must be 'cpu' or 'cuda', got {device!r}."
-        )
     from torch.profiler import ProfilerActivity, profile
 
     with _quiet_c_stderr():
@@ -124,8 +134,20 @@ def attention_scaling(
     when ``memory`` is False) and ``weights_bytes``, the size of one ``(H, T, T)``
     matrix of float32 weights, the O(T²) term.
     """
-    if not lengths or min(lengths) < 1:
+    if (
+        not isinstance(lengths, (list, tuple))
+        or not lengths
+        or not all(_is_int(T) and T >= 1 for T in lengths)
+    ):
         raise ValueError(f"attention_scaling: lengths must be positive, got {lengths}.")
+    sizes = dict(heads=heads, head_dim=head_dim, repeat=repeat)
+    if threads is not None:
+        sizes["threads"] = threads
+    for name, value in sizes.items():
+        if not _is_int(value) or value < 1:
+            raise ValueError(
+                f"attention_scaling: {name} must be an int >= 1, got {value!r}."
+            )
     if threads is not None:
         saved = torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -167,6 +189,13 @@ def loglog_slope(xs: list[float], ys: list[float]) -> float:
         raise ValueError(
             f"loglog_slope: need two or more (x, y) pairs, got {len(xs)} and {len(ys)}."
         )
+    if min(xs) <= 0 or min(ys) <= 0:
+        raise ValueError(
+            f"loglog_slope: every x and y must be > 0 to take its log, got xs={xs}, "
+            f"ys={ys}."
+        )
+    if len(set(xs)) < 2:
+        raise ValueError(f"loglog_slope: need two different x values, got xs={xs}.")
     lx = [math.log(x) for x in xs]
     ly = [math.log(y) for y in ys]
     mx, my = statistics.fmean(lx), statistics.fmean(ly)

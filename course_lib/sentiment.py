@@ -17,6 +17,7 @@ Also the glue that lets ``course_lib.training.train`` fine-tune a classifier on 
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def sentiment_split(split: str, n: int, seed: int = 0) -> tuple[list[str], list[
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    if not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"sentiment_split: seed must be an int, got {seed!r}.")
     k = N_TRAIN_ADJ
     if split == "train":
         adjectives = (POSITIVE[:k], NEGATIVE[:k])
@@ -93,8 +96,19 @@ def held_out_words() -> set[str]:
 # ------------------------------------------------- glue for course_lib.training.train
 def pad_batch(sequences: list[list[int]], pad_id: int) -> Tensor:
     """Token id lists of varying length, right-padded with ``pad_id``: ``(B, T)``."""
-    if not sequences or not all(len(s) for s in sequences):
-        raise ValueError("pad_batch: need a non-empty list of non-empty id lists.")
+    if (
+        not isinstance(sequences, (list, tuple))
+        or not sequences
+        or not all(isinstance(s, (list, tuple)) and len(s) for s in sequences)
+    ):
+        raise ValueError(
+            "pad_batch: need a non-empty list of non-empty id lists, got "
+            f"{sequences!r:.60}."
+        )
+    if isinstance(pad_id, bool) or not isinstance(pad_id, int):
+        raise ValueError(f"pad_batch: pad_id must be an int, got {pad_id!r}.")
+    if not all(isinstance(i, int) for s in sequences for i in s):
+        raise ValueError("pad_batch: every id must be an int (encode the text first).")
     T = max(len(s) for s in sequences)
     return torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in sequences])
 
@@ -102,6 +116,10 @@ def pad_batch(sequences: list[list[int]], pad_id: int) -> Tensor:
 def batches(ids: Tensor, labels: Tensor, batch_size: int):
     """A ``batch_fn(generator) -> (x (B, T), y (B,))`` drawing ``batch_size`` random
     rows of ``ids`` ``(N, T)`` and their ``labels`` ``(N,)``, for ``train``."""
+    for name, x in (("ids", ids), ("labels", labels)):
+        if not isinstance(x, Tensor) or x.is_floating_point():
+            seen = x.dtype if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"batches: {name} must be an int tensor, got {seen}.")
     if ids.dim() != 2 or labels.shape != ids.shape[:1]:
         raise ValueError(
             f"ids must be (N, T) and labels (N,), got {tuple(ids.shape)} and "
@@ -109,6 +127,11 @@ def batches(ids: Tensor, labels: Tensor, batch_size: int):
         )
     if not isinstance(batch_size, int) or not 1 <= batch_size:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    if len(labels) == 0 or labels.min() < 0:
+        raise ValueError(
+            f"batches: labels must be class ids >= 0 (and not empty), got "
+            f"{labels.tolist()[:8]}."
+        )
 
     def batch_fn(generator: torch.Generator) -> tuple[Tensor, Tensor]:
         rows = torch.randint(0, len(labels), (batch_size,), generator=generator)
@@ -121,6 +144,24 @@ def batches(ids: Tensor, labels: Tensor, batch_size: int):
 def accuracy(model, ids: Tensor, labels: Tensor, batch_size: int = 500) -> float:
     """Share of rows where ``model(ids)``'s logits ``(B, L)`` have their argmax at the
     label; evaluated in eval mode, in chunks of ``batch_size`` rows."""
+    if not isinstance(ids, Tensor) or not isinstance(labels, Tensor):
+        raise ValueError(
+            f"accuracy: ids and labels must be tensors, got {type(ids).__name__} and "
+            f"{type(labels).__name__}."
+        )
+    if len(labels) == 0 or len(ids) != len(labels):
+        raise ValueError(
+            f"accuracy: need one label per row of ids, got {len(ids)} rows and "
+            f"{len(labels)} labels."
+        )
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"accuracy: batch_size must be an int >= 1, got {batch_size!r}."
+        )
     was_training = model.training
     model.eval()
     right = 0
@@ -136,6 +177,8 @@ def load_results(path=None) -> dict:
     ``command``, ``settings`` and ``results``: per run a ``curve`` of ``(step,
     held-out accuracy)``, ``train_accuracy``, ``lr``, ``seconds``). ``path``: default
     the shipped ``data/sentiment_results.json`` (``course_lib.data.course_file``)."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"load_results: path must be a str or Path, got {path!r}.")
     if path is None:
         from course_lib.data import course_file
 

@@ -19,6 +19,7 @@ is always imported as ``course_lib.tokenizers``, so the two never clash.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from collections import Counter
 from itertools import pairwise
@@ -37,6 +38,12 @@ class CharTokenizer:
     """One id per character, in sorted order of the characters of a text."""
 
     def __init__(self, chars: list[str]):
+        if not isinstance(chars, (list, tuple, str)):
+            raise ValueError(
+                "CharTokenizer: chars must be a list of single characters, got "
+                f"{type(chars).__name__}; to build one from a text use "
+                "CharTokenizer.from_text(text)."
+            )
         if len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
             raise ValueError(
                 "CharTokenizer: chars must be distinct single characters, got "
@@ -59,6 +66,10 @@ class CharTokenizer:
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise ValueError(
+                f"CharTokenizer.encode: text must be a str, got {type(text).__name__}."
+            )
         try:
             return [self.stoi[c] for c in text]
         except KeyError as error:
@@ -96,13 +107,18 @@ class BPETokenizer:
 
     def __init__(self, merges: list[tuple[int, int]], pattern: str = GPT2_PATTERN):
         self.pattern = pattern
+        if not isinstance(pattern, str):
+            raise ValueError(
+                f"BPETokenizer: pattern must be a regex str, got {type(pattern)}."
+            )
         self._split = regex.compile(pattern)
         self.vocab: list[bytes] = [bytes([b]) for b in range(256)]
         self._ids = {token: i for i, token in enumerate(self.vocab)}
         self.merges: list[tuple[int, int]] = []
         self._rank: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (rank, id)
-        for a, b in merges:
-            self._add_merge(int(a), int(b))
+        for pair in merges:
+            _check_pair(pair, "BPETokenizer: merges")
+            self._add_merge(int(pair[0]), int(pair[1]))
         self._cache: dict[str, list[int]] = {}
 
     def _add_merge(self, a: int, b: int) -> int:
@@ -226,9 +242,13 @@ def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
 
     Occurrences do not overlap: ``merge([7, 7, 7], (7, 7), 9) == [9, 7]``.
     """
+    try:
+        first, second = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"merge: pair must be two ids (a, b), got {pair!r}.") from None
     out, i = [], 0
     while i < len(ids):
-        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+        if i + 1 < len(ids) and ids[i] == first and ids[i + 1] == second:
             out.append(new_id)
             i += 2
         else:
@@ -298,6 +318,15 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
     )
 
 
+def _check_pair(pair, where: str) -> None:
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(i, numbers.Integral) for i in pair)
+    ):
+        raise ValueError(f"{where} must hold pairs of two int ids, got {pair!r}.")
+
+
 def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
     if hasattr(ids, "tolist"):  # a tensor or an array
         ids = ids.tolist()
@@ -311,17 +340,31 @@ def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
     return ids
 
 
+def _check_path(path, where: str) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{where}: path must be a str or Path, got {path!r}.")
+
+
 def _write_json(path, data: dict) -> None:
+    _check_path(path, "save")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)
 
 
 def _read_json(path, kind: str) -> dict:
+    _check_path(path, "load")
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    if data.get("type") != kind:
+    if not isinstance(data, dict) or data.get("type") != kind:
+        seen = data.get("type") if isinstance(data, dict) else type(data).__name__
         raise ValueError(
-            f"{path}: holds a tokenizer of type {data.get('type')!r}, "
-            f"expected {kind!r}."
+            f"{path}: holds a tokenizer of type {seen!r}, expected {kind!r}."
+        )
+    needs = {"char": ("chars",), "bpe": ("merges", "pattern")}[kind]
+    missing = [key for key in needs if key not in data]
+    if missing:
+        raise ValueError(
+            f"{path}: a {kind!r} tokenizer file needs the keys {list(needs)}; "
+            f"{missing} missing. Save it again with .save(path)."
         )
     return data

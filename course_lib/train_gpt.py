@@ -85,8 +85,17 @@ def report(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
+    if args.threads < 0:
+        raise ValueError(f"train_gpt: --threads must be >= 0, got {args.threads}.")
     if args.threads:
         torch.set_num_threads(args.threads)
+    # the run's settings are checked before the corpus is read
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"block_size"}
+    config = TrainConfig(
+        block_size=args.block_size,
+        progress=not args.no_progress,
+        **{k: getattr(args, k) for k in fields - {"progress"}},
+    )
     text = load_corpus(args.text_file).text
     tokenizer = CharTokenizer.from_text(text)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
@@ -94,12 +103,6 @@ def main(argv: list[str] | None = None) -> dict:
     model_config = GPTConfig(
         vocab_size=tokenizer.vocab_size,
         **{k: getattr(args, k) for k in MODEL_FLAGS},
-    )
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"block_size"}
-    config = TrainConfig(
-        block_size=args.block_size,
-        progress=not args.no_progress,
-        **{k: getattr(args, k) for k in fields - {"progress"}},
     )
     out = Path(args.out)
     device = get_device(args.device)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from course_lib import distributed
+from course_lib.attention import _is_int
 from course_lib.checkpoints import (  # noqa: F401  (re-exported)
     CheckpointError,
     load_checkpoint,
@@ -58,6 +59,10 @@ class TrainConfig:
     progress: bool = True  # draw a tqdm progress bar
 
     def __post_init__(self) -> None:
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise ValueError(
+                f"TrainConfig.betas must be a pair (beta1, beta2), got {self.betas!r}."
+            )
         self.betas = tuple(self.betas)  # a list from JSON becomes a tuple again
         for name in (
             "max_steps",
@@ -68,13 +73,30 @@ class TrainConfig:
             "eval_steps",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(
                     f"TrainConfig.{name} must be an int >= 1, got {value!r}."
                 )
-        if self.warmup_steps < 0:
+        for name in ("warmup_steps", "seed"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ValueError(
+                    f"TrainConfig.{name} must be an int >= 0, got {value!r}."
+                )
+        if self.decay_steps is not None and not _is_int(self.decay_steps):
             raise ValueError(
-                f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}."
+                "TrainConfig.decay_steps must be an int or None, got "
+                f"{self.decay_steps!r}."
+            )
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
+            if not _is_number(getattr(self, name)):
+                raise ValueError(
+                    f"TrainConfig.{name} must be a finite number, got "
+                    f"{getattr(self, name)!r}."
+                )
+        if not all(_is_number(b) and 0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(
+                f"TrainConfig.betas must both be in [0, 1), got {self.betas}."
             )
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             raise ValueError(
@@ -93,10 +115,32 @@ class TrainConfig:
             )
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_train_config(config, where: str) -> None:
+    if not isinstance(config, TrainConfig):
+        raise ValueError(
+            f"{where}: config must be a TrainConfig, got {type(config).__name__}."
+        )
+
+
+def _check_model(model, where: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"{where}: model must be a torch.nn.Module, got {type(model).__name__}."
+        )
+
+
 def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate for optimizer step ``step`` (0-based): a straight line from
     ``lr / warmup_steps`` up to ``lr``, then half a cosine down to ``min_lr`` at
-    ``decay_steps`` (default ``max_steps``), then ``min_lr``."""
+    ``decay_steps`` (default ``max_steps``), then ``min_lr``. Raises ``ValueError``
+    for a step that is not an int >= 0."""
+    _check_train_config(config, "lr_at")
+    if not _is_int(step) or step < 0:
+        raise ValueError(f"lr_at: step must be an int >= 0, got {step!r}.")
     c = config
     if step < c.warmup_steps:
         return c.lr * (step + 1) / c.warmup_steps
@@ -116,6 +160,8 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
     that sets an offset or a scale: pulling a gain toward 0 would just shrink the
     signal. The embedding is decayed because GPT ties it to the output layer, a matrix
     like the others. Tied weights appear once (``parameters()`` de-duplicates)."""
+    _check_model(model, "configure_optimizer")
+    _check_train_config(config, "configure_optimizer")
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [
@@ -135,6 +181,7 @@ def batch_source(data, config: TrainConfig, name: str = "train_data") -> BatchFn
     """A batch function from ``data``: a callable ``batch_fn(generator) -> (x, y)``
     is returned as it is; a 1-D tensor of token ids gives random windows, the same
     as ``get_batch`` draws."""
+    _check_train_config(config, "batch_source")
     if callable(data):
         return data
     if not isinstance(data, torch.Tensor) or data.dim() != 1:
@@ -178,6 +225,8 @@ def evaluate(
     the figure does not depend on how a run splits its batch. ``train`` passes its
     ``context``: each rank then evaluates its share and the means are averaged over
     the ranks (so every rank must call it)."""
+    _check_model(model, "evaluate")
+    _check_train_config(config, "evaluate")
     context = context or distributed.Context()
     draw = distributed.rank_batches(data, config, context, "val_data")
     generator = torch.Generator().manual_seed(config.seed + 1)
@@ -224,6 +273,15 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    _check_model(model, "train")
+    _check_train_config(config, "train")
+    if callbacks is not None and (
+        not isinstance(callbacks, (list, tuple)) or not all(map(callable, callbacks))
+    ):
+        raise ValueError(
+            "train: callbacks must be a list of functions f(history), got "
+            f"{callbacks!r}."
+        )
     device = _device(model)
     context = distributed.setup(device)
     draw = distributed.rank_batches(train_data, config, context)

@@ -15,6 +15,7 @@ in every chapter.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -33,6 +34,10 @@ def explorer(draw: Callable[..., Figure], **controls):
     import ipywidgets as widgets
     from IPython.display import clear_output, display
 
+    if not callable(draw):
+        raise ValueError(
+            f"explorer: draw must be a function returning a Figure, got {draw!r}."
+        )
     if not controls:
         raise ValueError("explorer: give at least one control, e.g. d_k=IntSlider(...)")
     out = widgets.Output()
@@ -99,8 +104,11 @@ def softmax_saturation(d_k: int, scaled: bool = True, keys: int = 8, seed: int =
     """
     import torch
 
-    if d_k < 1:
-        raise ValueError(f"softmax_saturation: d_k must be >= 1, got {d_k}.")
+    for name, value in (("d_k", d_k), ("keys", keys)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"softmax_saturation: {name} must be >= 1 (an int), got {value!r}."
+            )
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(256, d_k, generator=g)  # (T, D): 256 queries
     k = torch.randn(keys, d_k, generator=g)  # (S, D)
@@ -152,6 +160,10 @@ def draw_query(weights, tokens, query: int = 0) -> Figure:
     from matplotlib.patches import Rectangle
 
     weights = _check_weights(weights, tokens, tokens)
+    if isinstance(query, bool) or not isinstance(query, numbers.Integral):
+        raise ValueError(
+            f"draw_query: query must be a token index (int), got {query!r}."
+        )
     query = min(max(int(query), 0), len(tokens) - 1)
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[1, 1.2])
@@ -178,10 +190,17 @@ def attention_explorer(examples: dict, query: int = 0):
     (``query`` is the one shown first)."""
     import ipywidgets as widgets
 
-    if not examples:
+    if not isinstance(examples, dict) or not examples:
         raise ValueError(
             "attention_explorer: give at least one (tokens, weights) pair."
         )
+    for name, example in examples.items():
+        if not isinstance(example, (tuple, list)) or len(example) != 2:
+            raise ValueError(
+                f"attention_explorer: examples[{name!r}] must be (tokens, weights), "
+                f"got {type(example).__name__}."
+            )
+        _check_weights(example[1], example[0], example[0], f"examples[{name!r}]")
 
     def token_options(name):
         return [(f"{i}: {t}", i) for i, t in enumerate(examples[name][0])]
@@ -209,18 +228,23 @@ def attention_explorer(examples: dict, query: int = 0):
     return explorer(draw, sentence=sentence, query=query)
 
 
-def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
-    """The per-head explorer's frame. ``weights`` is ``(L, H, T, T)`` (layers, heads)
-    for one sequence. Left: every head of every layer as a thumbnail, the chosen one
-    framed; right: the chosen head large, on token axes."""
+def _check_heads(weights, tokens, where: str):
     import torch
 
     weights = torch.as_tensor(weights).detach().float().cpu()
     if weights.dim() != 4 or weights.shape[-2:] != (len(tokens), len(tokens)):
         raise ValueError(
-            f"draw_heads: weights must be (L, H, T, T) with T = {len(tokens)} tokens, "
+            f"{where}: weights must be (L, H, T, T) with T = {len(tokens)} tokens, "
             f"got shape {tuple(weights.shape)}."
         )
+    return weights
+
+
+def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
+    """The per-head explorer's frame. ``weights`` is ``(L, H, T, T)`` (layers, heads)
+    for one sequence. Left: every head of every layer as a thumbnail, the chosen one
+    framed; right: the chosen head large, on token axes."""
+    weights = _check_heads(weights, tokens, "draw_heads")
     L, H = weights.shape[:2]
     layer, head = min(max(int(layer), 0), L - 1), min(max(int(head), 0), H - 1)
     fig = plt.figure(figsize=(12, 1.0 + 1.9 * L))
@@ -255,7 +279,7 @@ def head_explorer(weights, tokens, layer: int = 0, head: int = 0):
     :func:`draw_heads`); ``layer`` and ``head`` are the ones shown first."""
     import ipywidgets as widgets
 
-    L, H = weights.shape[:2]
+    L, H = _check_heads(weights, tokens, "head_explorer").shape[:2]
 
     def draw(layer, head):
         return draw_heads(weights, tokens, layer, head)
@@ -275,6 +299,18 @@ def plot_attention_scaling(rows: list[dict]) -> Figure:
     """Time (left) and peak memory (right) against sequence length T on log–log axes,
     one line per path, with a dotted O(T²) reference through the largest teaching
     point. ``rows`` as returned by :func:`course_lib.profiling.attention_scaling`."""
+    keys = {"T", "path", "seconds", "peak_bytes"}
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(
+            "plot_attention_scaling: rows must be a non-empty list of dicts from "
+            f"attention_scaling(...), got {rows!r:.60}."
+        )
+    for row in rows:
+        if not isinstance(row, dict) or not keys <= row.keys():
+            raise ValueError(
+                f"plot_attention_scaling: every row needs the keys {sorted(keys)}, "
+                f"got {row!r:.80}."
+            )
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     panels = (("seconds", "time per call (s)"), ("peak_bytes", "peak memory (MiB)"))
     for ax, (key, label) in zip(axes, panels, strict=True):
@@ -303,6 +339,11 @@ def draw_gradient_norms(norms: dict[str, list[float]], title: str = "") -> Figur
     first (the input side, where a vanishing gradient hurts). Log scale: the variants
     differ by orders of magnitude.
     """
+    if not isinstance(norms, dict):
+        raise ValueError(
+            f"draw_gradient_norms: norms must be a dict {{label: [...]}}, got "
+            f"{type(norms).__name__}."
+        )
     if not norms:
         raise ValueError("draw_gradient_norms: norms is empty; give {label: [...]}.")
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -369,6 +410,13 @@ def draw_losses(history: dict, title: str = "training", max_steps: int | None = 
     loss at each evaluation, from a ``course_lib.training.train`` history."""
     import torch
 
+    keys = ("step", "train_loss", "eval_step", "val_loss")
+    missing = [k for k in keys if not isinstance(history, dict) or k not in history]
+    if missing:
+        raise ValueError(
+            f"draw_losses: history must be the dict train() returns; {missing} missing."
+        )
+
     fig, ax = plt.subplots(figsize=(6, 3.2))
     steps, losses = history["step"], history["train_loss"]
     if losses:
@@ -428,6 +476,8 @@ def draw_next_token(
 
     from course_lib.generation import next_token_probs
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"draw_next_token: n must be an int >= 1, got {n!r}.")
     logits = torch.as_tensor(logits, dtype=torch.float32)
     if logits.dim() != 1 or logits.numel() != len(tokens):
         raise ValueError(
