@@ -106,16 +106,24 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     """Nucleus filter: keep the fewest most likely tokens whose probabilities sum to
     at least ``p`` (always at least one), set the others to -inf. ``(..., V)`` kept.
 
-    ``p = 1`` keeps everything. Raises ``ValueError`` for ``p`` outside ``(0, 1]``.
+    ``p = 1`` keeps every token, even one whose probability rounds to 0 in float32.
+    Raises ``ValueError`` for ``p`` outside ``(0, 1]``.
+
+    A token is needed while the tokens more likely than it hold less than ``p``, that
+    is while it and the tokens less likely than it hold more than ``1 - p``. The two
+    tests pick the same tokens; this one sums from the least likely token up, as Hugging
+    Face's ``TopPLogitsWarper`` does, because in float32 a sum from the top saturates at
+    1.0: with ``p = 0.9999999`` it would drop tokens the nucleus needs.
     """
     _check_logits(logits, "top_p_filter")
     _check_top_p(p)
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
-    probs = torch.softmax(sorted_logits, dim=-1)
-    mass_before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ahead
-    # a token is needed while the tokens ahead of it do not yet reach p
-    drop_sorted = mass_before >= p
-    drop_sorted[..., 0] = False
+    if p == 1:
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1)  # (..., V), least likely first
+    # mass of each token and every less likely one
+    mass_from_bottom = torch.cumsum(torch.softmax(sorted_logits, dim=-1), dim=-1)
+    drop_sorted = mass_from_bottom <= 1 - p
+    drop_sorted[..., -1] = False  # the most likely token always stays
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
     return logits.masked_fill(drop, float("-inf"))
 

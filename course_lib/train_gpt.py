@@ -2,9 +2,10 @@
 
     python -m course_lib.train_gpt --out data/gpt_pydocs --max-steps 2000
 
-Writes ``OUT.safetensors`` + ``OUT.json`` (the checkpoint, see
-``course_lib.checkpoints``) and ``OUT.tokenizer.json``. ``--resume`` continues the
-run saved at ``--out``. Every ``TrainConfig`` field and the model's shape are flags.
+Writes the checkpoint ``OUT.json`` + the weights file it names,
+``OUT.<step>.safetensors`` (see ``course_lib.checkpoints``), and
+``OUT.tokenizer.json``. ``--resume`` continues the run saved at ``--out``. Every
+``TrainConfig`` field and the model's shape are flags.
 ``--device`` (default: ``COURSE_DEVICE``, else the best one here) picks cpu, cuda
 or mps. Data-parallel on 2 processes (chapter 11; gloo on the CPU, NCCL on GPUs):
 

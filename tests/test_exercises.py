@@ -1,10 +1,13 @@
 """The exercise framework itself; each chapter's checkers are tested in its own
 module."""
 
+import functools
+import sys
+
 import pytest
 import torch
 
-from course_lib.exercises import Result, check, describe, exercise_ids
+from course_lib.exercises import Fail, Result, check, describe, exercise_ids
 
 
 def test_every_exercise_is_listed_and_described():
@@ -54,6 +57,144 @@ def test_check_reports_a_crashing_answer_without_traceback():
 
         exercises._REGISTRY.pop("test.calls_answer")
     assert not result.passed and "RuntimeError: boom" in result.message
+
+
+@pytest.fixture
+def register():
+    """Register test-local checkers under ids of their own; removed afterwards."""
+    from course_lib import exercises
+
+    added = []
+
+    def add(exercise_id, checker):
+        exercises.exercise(exercise_id, "a test's checker")(checker)
+        added.append(exercise_id)
+
+    yield add
+    for exercise_id in added:
+        exercises._REGISTRY.pop(exercise_id)
+
+
+def _calls_answer(answer):
+    answer(torch.zeros(2, 3))
+    raise Fail("unreachable")
+
+
+def test_an_answer_that_raises_is_a_verdict(register):
+    def helper(x):
+        return x @ x  # (2, 3) @ (2, 3): raised inside torch, called by the learner
+
+    def learner(x):
+        return helper(x)
+
+    register("test.raises", _calls_answer)
+    result = check("test.raises", learner, quiet=True)
+    assert not result.passed
+    assert result.message.startswith("your answer raised RuntimeError: ")
+    # a built-in passed as the answer, raising in C: still the answer's exception
+    result = check("test.raises", torch.softmax, quiet=True)  # no dim given
+    assert result.message.startswith("your answer raised TypeError: ")
+    # a lambda, a method and a partial are answers too
+    for answer in (lambda x: 1 / 0, Holder().method, functools.partial(divide, 0)):
+        result = check("test.raises", answer, quiet=True)
+        assert result.message.startswith("your answer raised ZeroDivisionError")
+
+
+class Holder:
+    def method(self, x):
+        return 1 / 0
+
+
+def divide(a, b):
+    return 1 / a
+
+
+def test_a_checker_may_still_catch_the_answers_exception_by_type(register):
+    def checker(answer):
+        try:
+            answer(1)
+        except ZeroDivisionError:
+            raise Fail("you divide by zero") from None
+        return "fine"
+
+    register("test.catches", checker)
+    assert check("test.catches", lambda x: x / 0, quiet=True).message == (
+        "you divide by zero"
+    )
+    assert check("test.catches", lambda x: x, quiet=True).passed
+
+
+def test_an_answer_reraised_by_its_checker_is_still_a_verdict(register):
+    def checker(answer):  # as lm.sgd_step does with errors it has no hint for
+        try:
+            answer()
+        except RuntimeError as error:
+            if "leaf Variable" in str(error):
+                raise Fail("hint") from None
+            raise
+        return "fine"
+
+    def learner():
+        raise RuntimeError("something else")
+
+    register("test.reraises", checker)
+    result = check("test.reraises", learner, quiet=True)
+    assert result.message.startswith("your answer raised RuntimeError: something")
+
+
+def test_a_bug_in_a_checker_is_a_real_error(register):
+    def buggy_before(answer):
+        return {}["missing"]  # the checker's own bug, before the answer runs
+
+    def buggy_after(answer):
+        out = answer(torch.zeros(3))
+        return out.no_such_method()  # a bug in handling a right answer
+
+    def buggy_in_except(answer):
+        try:
+            answer()
+        except ZeroDivisionError:
+            return undefined_name  # noqa: F821  (the bug)
+        return "fine"
+
+    register("test.buggy_before", buggy_before)
+    register("test.buggy_after", buggy_after)
+    register("test.buggy_in_except", buggy_in_except)
+    with pytest.raises(KeyError, match="missing") as raised:
+        check("test.buggy_before", lambda x: x, quiet=True)
+    assert "buggy_before" in str(raised.traceback[-1])  # a normal traceback
+    if sys.version_info >= (3, 11):
+        assert "a bug in the course" in "".join(raised.value.__notes__)
+    with pytest.raises(AttributeError, match="no_such_method"):
+        check("test.buggy_after", lambda x: x * 2, quiet=True)
+    with pytest.raises(NameError, match="undefined_name"):
+        check("test.buggy_in_except", lambda: 1 / 0, quiet=True)
+
+
+JUNK = {  # wrong answers of the wrong kind: each must get a verdict, not a traceback
+    "None": None,
+    "a string": "abc",
+    "an int": 42,
+    "a 1-element tensor": torch.zeros(1),
+    "a (2, 2) tensor": torch.zeros(2, 2),
+    "an int tensor": torch.zeros(2, 2, dtype=torch.long),
+    "an empty list": [],
+    "a pair of None": (None, None),
+    "three (2, 2) tensors": (torch.zeros(2, 2),) * 3,
+    "a list of tensors": [torch.zeros(2)] * 3,
+    "a pair of lists": ([], []),
+    "a dict": {"a": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "exercise_id", [e for e in exercise_ids() if e != "welcome.batch"]
+)
+def test_every_checker_gives_a_verdict_on_answers_of_the_wrong_kind(exercise_id):
+    for name, value in JUNK.items():
+        result = check(exercise_id, lambda *args, v=value, **kwargs: v, quiet=True)
+        assert not result.passed, (name, result)
+        assert "your answer raised" not in result.message, (name, result)
 
 
 def test_unknown_id_suggests_close_matches():

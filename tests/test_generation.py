@@ -88,6 +88,71 @@ def test_top_p_keeps_the_smallest_nucleus(p):
     torch.testing.assert_close(out, hf)
 
 
+def _kept(filtered: torch.Tensor) -> list[set[int]]:
+    """The tokens a filter kept, row by row, of a (B, V) or (V,) output."""
+    rows = filtered.reshape(-1, filtered.shape[-1]).tolist()
+    return [{i for i, x in enumerate(row) if x != float("-inf")} for row in rows]
+
+
+def _hf_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """TopPLogitsWarper (min_tokens_to_keep=1, like ours) on (B, V) or (V,) logits."""
+    return TopPLogitsWarper(top_p=p)(None, logits.reshape(-1, logits.shape[-1]).clone())
+
+
+# 25 nats ahead: the first token's probability is 1 - 1.25e-10, which is 1.0 in float32
+PEAKED = torch.tensor([25.0] + [0.0] * 9)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_top_p_one_keeps_every_token(batched):
+    logits = torch.stack([PEAKED, PEAKED.roll(3)]) if batched else PEAKED
+    out = top_p_filter(logits, 1.0)
+    assert out.shape == logits.shape
+    assert torch.equal(out, logits)  # nothing removed, nothing changed
+    assert _kept(out) == _kept(_hf_top_p(logits, 1.0))  # transformers keeps all 10
+    # exp(-200) is 0 in float32; p = 1 still keeps the token (transformers drops it)
+    far = torch.tensor([200.0, 0.0, 0.0])
+    assert _kept(top_p_filter(far, 1.0)) == [{0, 1, 2}]
+
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize(
+    "p, n_kept",
+    [
+        # the top token alone holds 1 - 1.25e-10 >= p
+        (1 - 1e-9, 1),
+        # the top 9 hold 1 - 1.39e-11 < p, so the nucleus needs all 10 (p is 1.0 in
+        # float32: summed from the top the mass saturates and keeps only 1)
+        (1 - 1e-11, 10),
+        (0.9999999, 1),
+        (0.5, 1),
+    ],
+)
+def test_top_p_just_below_one_on_peaked_logits(p, n_kept, batched):
+    logits = torch.stack([PEAKED, PEAKED.roll(4)]) if batched else PEAKED
+    out = top_p_filter(logits, p)
+    assert out.shape == logits.shape
+    kept = _kept(out)
+    assert [len(k) for k in kept] == [n_kept] * len(kept)
+    assert all(k >= {r} for k, r in zip(kept, [0, 4], strict=False))  # the top token
+    assert kept == _kept(_hf_top_p(logits, p))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.999999])
+def test_top_p_keeps_what_transformers_keeps_on_flat_and_peaked_logits(p):
+    g = torch.Generator().manual_seed(7)
+    peaked = torch.randn(6, 50, generator=g) * 8  # a few tokens hold most of the mass
+    out = top_p_filter(peaked, p)
+    assert _kept(out) == _kept(_hf_top_p(peaked, p))
+    assert torch.equal(out[~out.isinf()], peaked[~out.isinf()])  # kept logits unchanged
+    # flat: every token ties, so which tokens stay is the sort's choice; the number
+    # is what both define (p = k / V sits on a tie, where float32 round-off decides)
+    flat = torch.zeros(3, 10)
+    ours, hf = _kept(top_p_filter(flat, p)), _kept(_hf_top_p(flat, p))
+    assert [len(k) for k in ours] == [len(k) for k in hf]
+    assert [len(k) for k in _kept(top_p_filter(flat[0], p))] == [len(hf[0])]
+
+
 def test_next_token_probs_combines_knobs_in_order():
     logits = _logits()
     probs = next_token_probs(logits, temperature=0.7, top_k=5, top_p=0.8)

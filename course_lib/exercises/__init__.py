@@ -9,6 +9,14 @@ A learner writes an answer in the notebook and calls::
 ``.message``. A wrong answer gets a message that says *what* is wrong and a hint, never
 only "wrong". ``exercise_ids()`` lists every exercise.
 
+An answer that raises is a verdict too ("your answer raised ..."), but only when the
+exception comes from the learner's code: ``check`` hands the checker the learner's
+function wrapped in a pass-through function, whose frame in a traceback marks an
+exception raised inside the learner's call (by their code, or by what it called).
+Any other exception comes from the checker itself, a bug in the course, and
+``check`` lets it through with its traceback. Checkers call the answer as they
+would call the function itself, and may catch its exceptions as usual.
+
 Each chapter's checkers live in a module of this package named after the chapter
 (``ch01_language_models.py``, ...) and register themselves with :func:`exercise`; this
 file only keeps the registry. (This is one departure from the flat layout of
@@ -18,8 +26,10 @@ one sitting.)
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,14 +98,26 @@ def describe(exercise_id: str) -> str:
 
 def check(exercise_id: str, answer, quiet: bool = False) -> Result:
     """Check ``answer`` for ``exercise_id``; print the verdict (unless ``quiet``) and
-    return it as a :class:`Result`."""
+    return it as a :class:`Result`.
+
+    An exception raised inside the learner's function is a verdict ("your answer
+    raised ..."); one raised by the checker's own code propagates: it is a bug in the
+    course, not in the answer."""
     _load_all()
     fn, _ = _REGISTRY[_known(exercise_id)]
     try:
-        result = Result(exercise_id, True, fn(answer))
+        result = Result(exercise_id, True, fn(_as_answer_call(answer)))
     except Fail as failure:
         result = Result(exercise_id, False, str(failure))
-    except Exception as error:  # the learner's code raised: say so, not a traceback
+    except Exception as error:
+        if not _raised_in_answer(error):
+            if hasattr(error, "add_note"):  # Python 3.11+
+                error.add_note(
+                    f"This error comes from the checker of {exercise_id!r}, not from "
+                    "inside your answer: a bug in the course. Please report it."
+                )
+            raise
+        # the learner's code raised: say so, not a traceback
         result = Result(
             exercise_id,
             False,
@@ -105,6 +127,43 @@ def check(exercise_id: str, answer, quiet: bool = False) -> Result:
     if not quiet:
         print(result)
     return result
+
+
+_FUNCTIONS = (
+    types.FunctionType,  # def and lambda
+    types.MethodType,
+    types.BuiltinFunctionType,  # torch.softmax, len, ...
+    types.MethodDescriptorType,  # str.upper, ...
+    functools.partial,
+)
+
+
+def _as_answer_call(answer):
+    """The learner's function as the checker gets it: the same signature, name and
+    result, called through ``answer_call``, whose frame marks the learner's call in
+    a traceback. Anything else (a tensor, a class, a module) is passed as it is."""
+    if not isinstance(answer, _FUNCTIONS):
+        return answer
+
+    @functools.wraps(answer)
+    def answer_call(*args, **kwargs):
+        return answer(*args, **kwargs)
+
+    return answer_call
+
+
+_ANSWER_CALL = _as_answer_call(len).__code__
+
+
+def _raised_in_answer(error: BaseException) -> bool:
+    """Whether ``error`` was raised inside a call of the learner's function: its
+    traceback runs through ``answer_call``."""
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _ANSWER_CALL:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _known(exercise_id: str) -> str:

@@ -2,6 +2,7 @@
 one-hot product, and the sinusoidal positional encoding."""
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,9 @@ def _as_list(value, what: str) -> list[int]:
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise Fail(f"{what} should be a list of ints, got {type(value).__name__}.")
+    if not all(isinstance(x, numbers.Real) for x in value):
+        kinds = sorted({type(x).__name__ for x in value})
+        raise Fail(f"{what} should be a list of ints, got a list of {kinds}.")
     return list(value)
 
 

@@ -13,7 +13,7 @@ def _same(a, b) -> bool:
     return (
         isinstance(a, torch.Tensor)
         and a.shape == b.shape
-        and torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+        and torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-5)
     )
 
 

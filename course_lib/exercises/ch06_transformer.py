@@ -129,11 +129,15 @@ def check_warmup(warmup_lr) -> str:
 
     try:
         got = [warmup_lr(s, d_model, warmup) for s in steps]
-        if any(g is None for g in got):
-            raise Fail("your function returned None; return the learning rate.")
-        got = [float(g) for g in got]
     except ZeroDivisionError:
         raise Fail("your function divides by zero; steps count from 1.") from None
+    if any(g is None for g in got):
+        raise Fail("your function returned None; return the learning rate.")
+    try:
+        got = [float(g) for g in got]
+    except (TypeError, ValueError):
+        kinds = sorted({type(g).__name__ for g in got})
+        raise Fail(f"return the learning rate as one number, got {kinds}.") from None
 
     def same(xs, ys) -> bool:
         return all(

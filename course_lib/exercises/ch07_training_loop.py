@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from course_lib.exercises import Fail, exercise
+from course_lib.exercises.ch05_transformer_block import _tensor
 from course_lib.training import TrainConfig, lr_at
 
 # (lr, min_lr, warmup_steps, max_steps) the schedule is checked on
@@ -29,7 +30,7 @@ def check_lr_schedule(lr_schedule) -> str:
     steps = range(max_steps + 5)
     try:
         got = [float(lr_schedule(s, lr, min_lr, warmup, max_steps)) for s in steps]
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise Fail(
             f"calling lr_schedule(step, lr, min_lr, warmup_steps, max_steps) failed "
             f"({error}); it must return one float per step."
@@ -111,6 +112,7 @@ def check_clip_grads(clip_grads) -> str:
                 f"return a list of {len(grads)} tensors, one per gradient; got "
                 f"{type(got).__name__}."
             )
+        got = [_tensor(a, b.shape).to(b.dtype) for a, b in zip(got, grads, strict=True)]
         if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, want, strict=True)):
             continue
         total = torch.linalg.vector_norm(torch.stack([t.norm() for t in grads]))
@@ -203,7 +205,7 @@ def check_adamw_step(adamw_step) -> str:
         out = adamw_step(p, grad.clone(), m, v, step, lr, betas, eps, wd)
         if not isinstance(out, tuple) or len(out) != 3:
             raise Fail("return the tuple (p, m, v): the new parameter and moments.")
-        p, m, v = out
+        p, m, v = (_tensor(t, p0.shape).to(p0.dtype) for t in out)
         if torch.allclose(p, ref.detach(), atol=1e-6):
             continue
         first = p0 - lr * wd * p0 - lr * torch.sign(grads[0])  # bias-corrected step 1

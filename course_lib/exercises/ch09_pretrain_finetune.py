@@ -67,6 +67,9 @@ def check_unseen_words(unseen_words) -> str:
     out = unseen_words(train, test)
     if not isinstance(out, (set, frozenset, list, tuple)):
         raise Fail(f"return a set of words, got {type(out).__name__}.")
+    if not all(isinstance(w, str) for w in out):
+        kinds = sorted({type(w).__name__ for w in out})
+        raise Fail(f"return a set of words (strings), got one of {kinds}.")
     out = set(out)
     if out == expected:
         return "the held-out words: those in test and in no training sentence."

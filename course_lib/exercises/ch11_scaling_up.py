@@ -1,10 +1,16 @@
 """Chapter 11: memory per parameter of training with Adam, an all-reduce-mean by
 hand (what DDP does to every gradient), and one rank's slice of a global batch."""
 
+import numbers
+
 import torch
 
 from course_lib.exercises import Fail, exercise
 from course_lib.exercises.ch05_transformer_block import _close, _tensor
+
+
+def _scalar(x) -> bool:
+    return isinstance(x, torch.Tensor) and x.numel() == 1
 
 
 @exercise(
@@ -15,7 +21,11 @@ from course_lib.exercises.ch05_transformer_block import _close, _tensor
 def check_training_memory(training_memory) -> str:
     for n, b in ((1000, 4), (124_000_000, 4), (7, 2)):
         out = training_memory(n, b)
-        if not isinstance(out, (tuple, list)) or len(out) != 3:
+        if (
+            not isinstance(out, (tuple, list))
+            or len(out) != 3
+            or not all(isinstance(x, numbers.Real) or _scalar(x) for x in out)
+        ):
             raise Fail(
                 f"return three numbers (weights, gradients, adam), got {out!r}."
             )

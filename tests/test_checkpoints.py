@@ -1,0 +1,257 @@
+"""course_lib.checkpoints: the sidecar is validated field by field, the optimizer's
+class is checked, and a save never destroys the last good checkpoint (weights first
+under a new name, sidecar last, old weights deleted after). Round trips, corrupted
+weights files and resume are in test_training.py."""
+
+import hashlib
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from course_lib import checkpoints
+from course_lib.checkpoints import (
+    CheckpointError,
+    Sidecar,
+    checkpoint_paths,
+    load_checkpoint,
+    load_gpt,
+    load_reference_gpt,
+    read_sidecar,
+    save_checkpoint,
+)
+from course_lib.data import course_file
+from course_lib.models import GPT, GPTConfig
+from course_lib.training import TrainConfig, configure_optimizer
+
+TINY = GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+
+
+def new_model(seed=0):
+    torch.manual_seed(seed)
+    return GPT(TINY)
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def trained_adamw(model):
+    """An AdamW with state (moments), as ``train`` builds it."""
+    opt = configure_optimizer(model, TrainConfig(max_steps=10, progress=False))
+    x = torch.zeros(1, 4, dtype=torch.long)
+    model(x, x)[1].backward()
+    opt.step()
+    return opt
+
+
+def weights_files(folder):
+    return sorted(p.name for p in folder.glob("*.safetensors"))
+
+
+# ---------------------------------------------------------------- the sidecar
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["step", "aliases", "history", "extra", "weights_file", "weights_bytes",
+     "weights_sha256"],
+)
+def test_a_missing_field_is_a_checkpoint_error_naming_it(tmp_path, field):
+    json_path = save_checkpoint(tmp_path / "run", new_model(), step=3)
+    meta = json.loads(json_path.read_text())
+    del meta[field]
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=f"'{field}'.* is missing.*save the"):
+        load_checkpoint(json_path, new_model())
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("step", "3"),
+        ("step", True),
+        ("aliases", ["lm_head.weight"]),
+        ("history", None),
+        ("extra", "notes"),
+        ("model_config", [16, 2]),
+        ("model_class", 7),
+        ("weights_file", "../elsewhere.safetensors"),
+        ("weights_file", "run.json"),
+        ("weights_bytes", 12.5),
+        ("weights_sha256", "abc"),
+        ("optimizer", {"class": "AdamW"}),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_checkpoint_error_naming_it(
+    tmp_path, field, value
+):
+    model = new_model()
+    json_path = save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=3)
+    meta = json.loads(json_path.read_text())
+    meta[field] = value
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=f"'{field}' should be .*save the"):
+        load_checkpoint(json_path, new_model())
+
+
+def test_the_sidecar_is_a_dataclass_and_optional_fields_may_be_absent(tmp_path):
+    class Plain(torch.nn.Module):  # no dataclass config: no model_config/model_class
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 2)
+
+    json_path = save_checkpoint(tmp_path / "plain", Plain(), step=5)
+    on_disk = json.loads(json_path.read_text())
+    assert {"model_config", "model_class", "optimizer"}.isdisjoint(on_disk)
+    sidecar = read_sidecar(tmp_path / "plain")
+    assert isinstance(sidecar, Sidecar)
+    assert sidecar.step == 5 and sidecar.optimizer is None
+    assert sidecar.weights_file == "plain.5.safetensors"
+    assert sidecar.to_json() == on_disk
+    meta = load_checkpoint(tmp_path / "plain", Plain())
+    assert meta["step"] == 5 and meta["model_config"] is None
+
+
+def test_not_a_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "x.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="not a JSON object"):
+        load_checkpoint(tmp_path / "x")
+    (tmp_path / "x.json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="not a course-checkpoint-1"):
+        load_checkpoint(tmp_path / "x")
+
+
+# -------------------------------------------------------------- the optimizer
+
+
+def test_the_optimizer_class_is_stored_and_checked(tmp_path):
+    model = new_model()
+    json_path = save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=1)
+    assert json.loads(json_path.read_text())["optimizer"]["class"] == "AdamW"
+    other = new_model(seed=9)
+    before = weights(other)
+    sgd = torch.optim.SGD(other.parameters(), lr=0.1)
+    with pytest.raises(
+        CheckpointError, match="optimizer state is AdamW's; you passed SGD"
+    ):
+        load_checkpoint(json_path, other, sgd)
+    # checked before anything was loaded: the model is as it was
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+    assert sgd.state_dict()["state"] == {}
+    adamw = trained_adamw(other)  # the right class loads
+    load_checkpoint(json_path, other, adamw)
+    no_state = save_checkpoint(tmp_path / "bare", model, step=1)
+    with pytest.raises(CheckpointError, match="holds no optimizer state"):
+        load_checkpoint(no_state, other, adamw)
+
+
+# ------------------------------------------------------------ crash-safe saves
+
+
+def test_weights_first_sidecar_last_old_weights_deleted_after(tmp_path):
+    model = new_model()
+    save_checkpoint(tmp_path / "run", model, step=4)
+    assert weights_files(tmp_path) == ["run.4.safetensors"]
+    assert read_sidecar(tmp_path / "run").weights_file == "run.4.safetensors"
+    save_checkpoint(tmp_path / "run", model, step=8)
+    assert weights_files(tmp_path) == ["run.8.safetensors"]
+    # a second save at the same step must not overwrite the file the sidecar names
+    with torch.no_grad():
+        model.tok_emb.weight.add_(1.0)
+    save_checkpoint(tmp_path / "run", model, step=8)
+    assert weights_files(tmp_path) == ["run.8-2.safetensors"]
+    save_checkpoint(tmp_path / "run", model, step=8)
+    assert weights_files(tmp_path) == ["run.8.safetensors"]
+    fresh = new_model(seed=9)
+    assert load_checkpoint(tmp_path / "run", fresh)["step"] == 8
+    assert torch.equal(fresh.tok_emb.weight, model.tok_emb.weight)
+    # another checkpoint in the same folder keeps its own files
+    save_checkpoint(tmp_path / "run.best", model, step=8)
+    save_checkpoint(tmp_path / "run", model, step=9)
+    assert weights_files(tmp_path) == ["run.9.safetensors", "run.best.8.safetensors"]
+    assert load_checkpoint(tmp_path / "run.best", fresh)["step"] == 8
+    # the weights file itself names the checkpoint too
+    assert load_checkpoint(tmp_path / "run.9.safetensors", fresh)["step"] == 9
+    assert checkpoint_paths(tmp_path / "run") == (
+        tmp_path / "run.9.safetensors",
+        tmp_path / "run.json",
+    )
+    # a checkpoint named like one of those weights files is a checkpoint of its own
+    save_checkpoint(tmp_path / "run.9", new_model(seed=3), step=1)
+    assert weights_files(tmp_path) == [
+        "run.9.1.safetensors", "run.9.safetensors", "run.best.8.safetensors"
+    ]
+    assert load_checkpoint(tmp_path / "run", fresh)["step"] == 9
+    assert load_checkpoint(tmp_path / "run.9", fresh)["step"] == 1
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_crash_before_the_sidecar_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    model = new_model()
+    save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=10)
+    good = weights(model)
+    good_sidecar = (tmp_path / "run.json").read_bytes()
+    with torch.no_grad():  # the run goes on; its next save crashes half-way
+        for p in model.parameters():
+            p.mul_(2.0)
+    write = checkpoints._atomic_write
+    written = []
+
+    def crash_at_the_sidecar(path, fn):
+        if path.suffix == ".json":
+            raise OSError("simulated crash: the process died before the sidecar")
+        write(path, fn)
+        written.append(path.name)
+
+    monkeypatch.setattr(checkpoints, "_atomic_write", crash_at_the_sidecar)
+    with pytest.raises(OSError, match="simulated crash"):
+        save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=20)
+    monkeypatch.undo()
+    assert written == ["run.20.safetensors"]  # the new weights were on disk
+    assert (tmp_path / "run.json").read_bytes() == good_sidecar
+    # the last good checkpoint loads, verified (size and sha256) and strict
+    fresh = new_model(seed=9)
+    meta = load_checkpoint(tmp_path / "run", fresh, trained_adamw(fresh))
+    assert meta["step"] == 10
+    assert all(torch.equal(good[k], v) for k, v in fresh.state_dict().items())
+    # the next save that completes takes over and cleans up after itself
+    save_checkpoint(tmp_path / "run", model, step=30)
+    assert "run.10.safetensors" not in weights_files(tmp_path)
+    assert load_checkpoint(tmp_path / "run", fresh)["step"] == 30
+
+
+# ---------------------------------------------------- the shipped reference
+
+
+def test_reference_checkpoint_keeps_its_files_and_loads():
+    json_path = course_file("gpt_pydocs.json")
+    sidecar = read_sidecar(json_path)
+    assert sidecar.weights_file == "gpt_pydocs.safetensors"  # the layout before
+    data = course_file("gpt_pydocs.safetensors").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == sidecar.weights_sha256
+    assert sidecar.weights_sha256 == (
+        "462decc19ca4a139ac254fe2b30279a63f34d2b8cd58025ec666e0b1c9eb1b9f"
+    )
+    model, tokenizer, meta = load_reference_gpt()
+    assert meta["step"] == 1500 and tokenizer.vocab_size == 103
+    stored = load_file(course_file("gpt_pydocs.safetensors"))
+    for name, value in model.state_dict().items():  # the same weights
+        assert torch.equal(value, stored["model." + sidecar.aliases.get(name, name)])
+
+
+def test_saving_over_a_checkpoint_of_the_layout_before(tmp_path):
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(course_file("gpt_pydocs" + suffix), tmp_path / ("ref" + suffix))
+    meta = json.loads((tmp_path / "ref.json").read_text())
+    meta["weights_file"] = "ref.safetensors"
+    (tmp_path / "ref.json").write_text(json.dumps(meta))
+    model, loaded = load_gpt(tmp_path / "ref")
+    assert loaded["step"] == 1500
+    save_checkpoint(tmp_path / "ref", model, step=1500, history=loaded["history"])
+    assert weights_files(tmp_path) == ["ref.1500.safetensors"]
+    again, _ = load_gpt(tmp_path / "ref")
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)
