@@ -62,12 +62,24 @@ def main() -> None:
         if not torch.equal(a, b):
             raise SystemExit(f"cache and no-cache tokens differ at {n} new tokens")
         rows.append(
-            {"new_tokens": n, "no_cache_tok_s": round(slow, 1),
-             "cache_tok_s": round(fast, 1), "speedup": round(fast / slow, 2)}
+            {
+                "new_tokens": n,
+                "no_cache_tok_s": round(slow, 1),
+                "cache_tok_s": round(fast, 1),
+                "speedup": round(fast / slow, 2),
+            }
         )
         print(f"{n:>10} {slow:>15.1f} {fast:>12.1f} {fast / slow:>8.2f}x")
-    print(json.dumps({"benchmark": "kv_cache", "config": config.__dict__,
-                      "threads": torch.get_num_threads(), "rows": rows}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "kv_cache",
+                "config": config.__dict__,
+                "threads": torch.get_num_threads(),
+                "rows": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -96,8 +96,14 @@ def main() -> None:
     text = load_corpus("pydocs").text
     tok = CharTokenizer.from_text(text)
     train_data, _ = train_val_split(torch.tensor(tok.encode(text)), 0.1)
-    config = GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4,
-                       n_head=4, n_embd=128, dropout=0.0)
+    config = GPTConfig(
+        vocab_size=tok.vocab_size,
+        block_size=64,
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        dropout=0.0,
+    )
     g = torch.Generator().manual_seed(0)
     steps = args.warmup + args.steps
     batches = [get_batch(train_data, 64, 12, generator=g) for _ in range(steps)]
@@ -107,11 +113,15 @@ def main() -> None:
         f"torch {torch.__version__}, load {os.getloadavg()[0]:.2f}"
         + (", empty compile cache" if args.cold else "")
     )
-    print(f"{'mode':>9} {'first step s':>12} {'ms/step':>8} {'tokens/s':>9} "
-          f"{'loss first→last':>16}")
+    print(
+        f"{'mode':>9} {'first step s':>12} {'ms/step':>8} {'tokens/s':>9} "
+        f"{'loss first→last':>16}"
+    )
     for r in rows:
-        print(f"{r['mode']:>9} {r['first_step_s']:>12.2f} {r['step_ms']:>8.1f} "
-              f"{r['tokens_per_s']:>9} {r['first_loss']:>8.4f}→{r['last_loss']:.4f}")
+        print(
+            f"{r['mode']:>9} {r['first_step_s']:>12.2f} {r['step_ms']:>8.1f} "
+            f"{r['tokens_per_s']:>9} {r['first_loss']:>8.4f}→{r['last_loss']:.4f}"
+        )
     base = rows[0]["step_ms"] if rows[0]["mode"] == "float32" else None
     summary = dict(
         benchmark="mixed_precision",

@@ -425,8 +425,13 @@ def draw_losses(history: dict, title: str = "training", max_steps: int | None = 
         smooth = torch.tensor(losses).unfold(0, window, 1).mean(1)  # running mean
         ax.plot(steps[window - 1 :], smooth.tolist(), color="C0", label="train")
     if history["val_loss"]:
-        ax.plot(history["eval_step"], history["val_loss"], "o-", color="C1",
-                label="validation")
+        ax.plot(
+            history["eval_step"],
+            history["val_loss"],
+            "o-",
+            color="C1",
+            label="validation",
+        )
     ax.set_xlim(0, max_steps or (steps[-1] if steps else 1))
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats per token)")
@@ -497,8 +502,11 @@ def draw_next_token(
     ax.set_ylabel("probability")
     kept = int((after > 0).sum())
     p_text = "off" if top_p is None else f"{top_p:.2g}"
-    ax.set_title(title or f"T={temperature:.2g}, top_k={top_k or 'off'}, "
-                 f"top_p={p_text}: {kept} token(s) can be drawn")
+    ax.set_title(
+        title
+        or f"T={temperature:.2g}, top_k={top_k or 'off'}, "
+        f"top_p={p_text}: {kept} token(s) can be drawn"
+    )
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig

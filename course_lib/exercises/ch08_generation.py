@@ -60,8 +60,10 @@ def check_top_k(top_k) -> str:
         )
     kept = (~torch.isinf(out)).sum(-1)
     if (kept == k + 1).all() or (kept == k - 1).all():
-        raise Fail(f"you keep {kept[0].item()} tokens per row, not k={k}: an "
-                   "off-by-one in the threshold (compare with the k-th largest).")
+        raise Fail(
+            f"you keep {kept[0].item()} tokens per row, not k={k}: an "
+            "off-by-one in the threshold (compare with the k-th largest)."
+        )
     raise Fail("your output differs: keep logits >= the k-th largest, others -inf.")
 
 
@@ -86,5 +88,7 @@ def check_top_p(top_p) -> str:
         )
     if out.isinf().all(-1).any():
         raise Fail("a row lost every token: always keep the most likely one.")
-    raise Fail("your output differs: sort descending, cumulative softmax, keep the "
-               "nucleus, set the others to -inf, in the original order.")
+    raise Fail(
+        "your output differs: sort descending, cumulative softmax, keep the "
+        "nucleus, set the others to -inf, in the original order."
+    )
