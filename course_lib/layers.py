@@ -277,22 +277,29 @@ def copy_block_from_torch(
     """Copy the weights of PyTorch's encoder/decoder layer into our block of the same
     size. PyTorch's names: ``linear1``/``linear2`` (our ``ffn.linear1``/
     ``ffn.linear2``), ``multihead_attn`` (our ``cross_attn``); the norms share ours."""
-    kinds = {
-        EncoderBlock: nn.TransformerEncoderLayer,
-        DecoderBlock: nn.TransformerDecoderLayer,
-    }
-    if type(ours) not in kinds or not isinstance(ref, kinds[type(ours)]):
+    # by the parts it has, so a learner's own block with our names works too
+    if not isinstance(ref, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+        raise ValueError(
+            "copy_block_from_torch: ref must be an nn.TransformerEncoderLayer or "
+            f"nn.TransformerDecoderLayer, got {type(ref).__name__}."
+        )
+    decoder = isinstance(ref, nn.TransformerDecoderLayer)
+    needed = ["self_attn", "norm1", "norm2", "ffn"]
+    needed += ["cross_attn", "norm3"] if decoder else []
+    missing = [name for name in needed if not hasattr(ours, name)]
+    if missing or not isinstance(ours, nn.Module):
         raise ValueError(
             "copy_block_from_torch: expected (EncoderBlock, nn.TransformerEncoderLayer)"
             f" or (DecoderBlock, nn.TransformerDecoderLayer), got "
-            f"({type(ours).__name__}, {type(ref).__name__})."
+            f"({type(ours).__name__}, {type(ref).__name__}): ours lacks "
+            f"{', '.join(missing) or 'nothing, but is not an nn.Module'}."
         )
     pairs = [(ours.self_attn, ref.self_attn)]
-    if isinstance(ours, DecoderBlock):
+    if decoder:
         pairs.append((ours.cross_attn, ref.multihead_attn))
     for mine, theirs in pairs:
         copy_mha_from_torch(mine, theirs)
-    names = ["norm1", "norm2"] + (["norm3"] if isinstance(ours, DecoderBlock) else [])
+    names = ["norm1", "norm2"] + (["norm3"] if decoder else [])
     modules = [(getattr(ours, n), getattr(ref, n)) for n in names]
     modules += [(ours.ffn.linear1, ref.linear1), (ours.ffn.linear2, ref.linear2)]
     with torch.no_grad():
