@@ -192,7 +192,9 @@ def batch_source(data, config: TrainConfig, name: str = "train_data") -> BatchFn
             f"{name} must be a 1-D tensor of token ids or a callable "
             f"batch_fn(generator) -> (x, y), got {seen}."
         )
-    get_batch(data[: config.block_size + 2], config.block_size, 1)  # checks once
+    # checks once, drawing from a throwaway generator: the global RNG (dropout's) is
+    # left as it was
+    get_batch(data[: config.block_size + 2], config.block_size, 1, torch.Generator())
     size = len(data) - config.block_size
     offsets = torch.arange(config.block_size + 1)
 

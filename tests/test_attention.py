@@ -1,5 +1,7 @@
 """course_lib.attention against PyTorch's own attention."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -109,8 +111,11 @@ def test_mha_equals_nn_multiheadattention(dtype, bias, kind, masking, need_weigh
     torch.manual_seed(0)
     B, C, H = 2, 16, 4
     T, S = (5, 5) if kind == "self" else (3, 6)
-    ref = nn.MultiheadAttention(C, H, bias=bias, batch_first=True, dtype=dtype).eval()
-    ours = MultiHeadAttention(C, H, bias=bias).to(dtype).eval()
+    # dropout > 0 in eval mode: no weight may be dropped
+    ref = nn.MultiheadAttention(
+        C, H, dropout=0.3, bias=bias, batch_first=True, dtype=dtype
+    ).eval()
+    ours = MultiHeadAttention(C, H, dropout=0.3, bias=bias).to(dtype).eval()
     copy_mha_from_torch(ours, ref)
     query = torch.randn(B, T, C, dtype=dtype)
     key = query if kind == "self" else torch.randn(B, S, C, dtype=dtype)
@@ -129,6 +134,48 @@ def test_mha_equals_nn_multiheadattention(dtype, bias, kind, masking, need_weigh
     torch.testing.assert_close(out, ref_out, **TOL[dtype])
     if need_weights:
         torch.testing.assert_close(weights, ref_weights, **TOL[dtype])
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("masking", ["none", "padding"])
+def test_mha_in_training_mode_drops_weights_like_torch(need_weights, masking):
+    """In training mode both drop attention weights with probability p (and scale
+    the rest by 1/(1-p)); from the same random numbers they drop the same ones."""
+    torch.manual_seed(0)
+    ref = nn.MultiheadAttention(16, 4, dropout=0.3, batch_first=True).double()
+    ours = MultiHeadAttention(16, 4, dropout=0.3).double()
+    copy_mha_from_torch(ours, ref)
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    mask, ref_kwargs = None, {}
+    if masking == "padding":
+        mask = padding_mask([5, 3], 5)
+        ref_kwargs = {"key_padding_mask": ~mask[:, 0, 0]}
+    torch.manual_seed(1)
+    out, weights = ours(x, x, x, mask, need_weights=need_weights)
+    torch.manual_seed(1)
+    ref_out, ref_weights = ref(
+        x, x, x, need_weights=need_weights, average_attn_weights=False, **ref_kwargs
+    )
+    torch.testing.assert_close(out, ref_out)
+    if need_weights:
+        torch.testing.assert_close(weights, ref_weights)
+    assert not torch.allclose(out, ours.eval()(x, x, x, mask)[0])
+
+
+def test_sdpa_weights_equal_the_formula_by_hand():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 4, 8, generator=g, dtype=torch.float64) for _ in "qkv")
+    mask = causal_mask(4)
+    _, weights = scaled_dot_product_attention(q, k, v, mask)
+    for b in range(2):
+        for i in range(4):
+            scores = [float(q[b, i] @ k[b, j]) / 8**0.5 for j in range(i + 1)]
+            top = max(scores)
+            e = [math.exp(s - top) for s in scores]
+            row = [x / sum(e) for x in e] + [0.0] * (3 - i)
+            torch.testing.assert_close(
+                weights[b, i], torch.tensor(row, dtype=torch.float64)
+            )
 
 
 def test_mha_paths_agree_on_gradients():

@@ -202,6 +202,16 @@ def test_token_dataset_covers_every_token_once():
         TokenDataset(ids, 0)
 
 
+def test_token_dataset_needs_one_more_token_for_the_last_target():
+    # 100 tokens make 9 windows of 10, not 10: window 10 (tokens 90-99) would need
+    # token 100 as the target of its last position
+    ds = TokenDataset(torch.arange(100), block_size=10)
+    assert len(ds) == 9
+    x, y = ds[-1]
+    assert x.tolist() == list(range(80, 90)) and y.tolist() == list(range(81, 91))
+    assert len(TokenDataset(torch.arange(101), block_size=10)) == 10
+
+
 def test_course_file_finds_shipped_artefacts_and_names_a_missing_one():
     from course_lib.data import course_file
 

@@ -18,7 +18,10 @@ from course_lib.generation import (
 )
 from course_lib.models import GPT, GPTConfig
 
-TINY = GPTConfig(vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16)
+# dropout > 0: generate must switch it off (eval mode) whatever mode the model is in
+TINY = GPTConfig(
+    vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.1
+)
 
 
 def _logits(B=4, V=13, seed=0):
@@ -236,10 +239,16 @@ def test_generate_past_block_size_crops_and_cache_equals_no_cache():
                        generate(model, short, 15, temperature=0, use_cache=False))
 
 
-def test_generate_restores_training_mode():
-    model = _model().train()
-    generate(model, torch.tensor([[1]]), 2, temperature=0)
+@pytest.mark.parametrize("knobs", [{"temperature": 0}, {"temperature": 1.0}])
+def test_generate_runs_in_eval_mode_and_restores_training_mode(knobs):
+    model = _model().train()  # dropout would make every logit random
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    got = generate(model, prompt, 8, **knobs,
+                   generator=torch.Generator().manual_seed(3))
     assert model.training
+    expected = generate(model.eval(), prompt, 8, **knobs,
+                        generator=torch.Generator().manual_seed(3))
+    assert torch.equal(got, expected)
 
 
 @pytest.mark.parametrize(
@@ -286,10 +295,24 @@ def test_draw_next_token_bars_are_next_token_probs():
     from course_lib.viz import draw_next_token
 
     logits = _logits(B=1)[0]
-    fig = draw_next_token(logits, list("abcdefghijklm"), 0.8, 3, 0.9, n=13)
-    bars = fig.axes[0].patches
+    tokens = list("abcdefghijk") + [" ", "\n"]
+    fig = draw_next_token(logits, tokens, 0.8, 3, 0.9, n=13)
+    ax = fig.axes[0]
+    bars = ax.patches
     order = torch.softmax(logits, -1).argsort(descending=True)
+    grey = torch.tensor([b.get_height() for b in bars[:13]], dtype=torch.float32)
+    torch.testing.assert_close(grey, torch.softmax(logits, -1)[order])
+    assert (grey[:-1] >= grey[1:]).all()  # most likely first
     heights = torch.tensor([b.get_height() for b in bars[13:]], dtype=torch.float32)
-    torch.testing.assert_close(heights, next_token_probs(logits, 0.8, 3, 0.9)[order])
+    # what sampling draws from, by Hugging Face's warpers in their order
+    warped = TopPLogitsWarper(0.9)(None, TopKLogitsWarper(3)(None, logits[None] / 0.8))
+    torch.testing.assert_close(heights, torch.softmax(warped[0], -1)[order])
+    shown = {" ": "␣", "\n": "\\n"}
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [shown.get(tokens[i], tokens[i]) for i in order.tolist()]
+    kept = int((heights > 0).sum())
+    assert ax.get_title().endswith(f"{kept} token(s) can be drawn")
+    fig = draw_next_token(logits, tokens, n=5)
+    assert len(fig.axes[0].get_xticklabels()) == 5
     with pytest.raises(ValueError, match="len\\(tokens\\)"):
         draw_next_token(logits, list("abc"))

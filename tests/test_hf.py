@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from course_lib.generation import generate
 from course_lib.hf import (
     GPT2_NAME_MAP,
     GPTEncoder,
     SequenceClassifier,
+    _pairs,
     from_hf_gpt2,
     mean_pool,
     name_table,
@@ -21,11 +23,13 @@ from course_lib.hf import (
 from course_lib.models import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer, to_hf_tokenizer
 
+# With dropout, so that a model left in training mode (ours or HF's) gives random
+# logits and fails the comparisons below, which run in eval mode.
 CONFIGS = [
     GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=1, n_embd=8),
-    GPTConfig(vocab_size=37, block_size=24, n_layer=2, n_head=2, n_embd=16),
-    GPTConfig(vocab_size=65, block_size=32, n_layer=3, n_head=4, n_embd=32),
-    GPTConfig(vocab_size=50, block_size=20, n_layer=2, n_head=3, n_embd=24),
+    GPTConfig(37, block_size=24, n_layer=2, n_head=2, n_embd=16, dropout=0.1),
+    GPTConfig(65, block_size=32, n_layer=3, n_head=4, n_embd=32, dropout=0.1),
+    GPTConfig(50, block_size=20, n_layer=2, n_head=3, n_embd=24, dropout=0.2),
 ]
 IDS = [f"V{c.vocab_size}-L{c.n_layer}-H{c.n_head}-C{c.n_embd}" for c in CONFIGS]
 
@@ -42,9 +46,10 @@ def _random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_to_hf_gives_equal_logits(config):
-    ours = _random_gpt(config)
+    ours = _random_gpt(config)  # in eval mode
     hf = to_hf_gpt2(ours)
     assert isinstance(hf, GPT2LMHeadModel)
+    assert not hf.training  # the conversion keeps the mode: no dropout in either
     idx = torch.randint(0, config.vocab_size, (3, config.block_size))
     with torch.no_grad():
         expected, _ = ours(idx)
@@ -88,30 +93,112 @@ def test_round_trip_is_exact(config):
     assert back.lm_head.weight is back.tok_emb.weight  # still tied
 
 
-def _our_greedy(model: GPT, idx: torch.Tensor, steps: int) -> torch.Tensor:
-    """A plain argmax loop over our model (course_lib.generation is written on
-    another branch; this is the same rule, temperature 0)."""
-    for _ in range(steps):
-        logits, _ = model(idx[:, -model.config.block_size :])
-        idx = torch.cat([idx, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-    return idx
-
-
 @pytest.mark.parametrize("config", CONFIGS[1:3], ids=IDS[1:3])
-def test_hf_generate_greedy_equals_ours(config):
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_hf_generate_greedy_equals_ours(config, use_cache):
     ours = _random_gpt(config, seed=3)
-    hf = to_hf_gpt2(ours)
-    prompt = torch.randint(0, config.vocab_size, (1, 4))
+    hf = to_hf_gpt2(ours).eval()
+    prompt = torch.randint(0, config.vocab_size, (2, 4))
     steps = config.block_size - 4
-    expected = _our_greedy(ours, prompt, steps)
+    expected = generate(ours, prompt, steps, temperature=0, use_cache=use_cache)
     got = hf.generate(
         prompt,
+        attention_mask=torch.ones_like(prompt),
         max_new_tokens=steps,
         do_sample=False,
         pad_token_id=hf.config.pad_token_id,
         eos_token_id=None,
     )
     assert got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"temperature": 1.0},
+        {"temperature": 0.7, "top_k": 5},
+        {"temperature": 1.3, "top_p": 0.8},
+        {"temperature": 0.9, "top_k": 10, "top_p": 0.9},
+    ],
+    ids=["plain", "top-k", "top-p", "all"],
+)
+def test_hf_generate_sampled_equals_ours_under_the_same_seed(knobs):
+    """transformers' sampling applies the same warpers in the same order
+    (temperature, top-k, top-p), takes the softmax and draws one token per row with
+    torch.multinomial from the global generator: seeded alike, the two draw the same
+    tokens. (A torch.Generator seeded s yields the global generator's stream after
+    torch.manual_seed(s).)"""
+    config = CONFIGS[1]
+    ours = _random_gpt(config, seed=3)
+    hf = to_hf_gpt2(ours).eval()
+    prompt = torch.randint(0, config.vocab_size, (3, 4))
+    steps = config.block_size - 4
+    expected = generate(
+        ours, prompt, steps, **knobs, generator=torch.Generator().manual_seed(11)
+    )
+    torch.manual_seed(11)
+    got = hf.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=steps,
+        do_sample=True,
+        top_k=knobs.get("top_k", 0),  # HF's default would be 50: off unless asked
+        top_p=knobs.get("top_p", 1.0),
+        temperature=knobs["temperature"],
+        pad_token_id=hf.config.pad_token_id,
+        eos_token_id=None,
+    )
+    assert got.tolist() == expected.tolist()
+    # and the seed matters: another one draws other tokens
+    other = generate(
+        ours, prompt, steps, **knobs, generator=torch.Generator().manual_seed(12)
+    )
+    assert other.tolist() != expected.tolist()
+
+
+def test_attention_weights_equal_hf_output_attentions():
+    config = CONFIGS[2]
+    ours = _random_gpt(config, seed=4)
+    hf = to_hf_gpt2(ours).eval()
+    idx = torch.randint(0, config.vocab_size, (2, 9))
+    with torch.no_grad():
+        expected = hf(idx, output_attentions=True).attentions
+    got = ours.attention_weights(idx)
+    assert len(got) == len(expected) == config.n_layer
+    for mine, theirs in zip(got, expected, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_conversion_keeps_the_training_mode():
+    ours = _random_gpt(CONFIGS[1])
+    assert to_hf_gpt2(ours.train()).training
+    assert not to_hf_gpt2(ours.eval()).training
+    hf = to_hf_gpt2(ours)
+    assert from_hf_gpt2(hf.train()).training
+    assert not from_hf_gpt2(hf.eval()).training
+
+
+def test_initialisation_has_gpt2s_statistics():
+    """Our GPT's initial weights have the spread of transformers' own GPT-2 init,
+    tensor for tensor: N(0, 0.02), the residual projections scaled by
+    1/sqrt(2 n_layer), zero biases, LayerNorms at 1 and 0."""
+    config = GPTConfig(vocab_size=300, block_size=64, n_layer=8, n_head=4, n_embd=96)
+    torch.manual_seed(0)
+    ours = GPT(config).state_dict()
+    theirs = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=300, n_positions=64, n_embd=96, n_layer=8, n_head=4,
+            activation_function="gelu_new",
+        )
+    ).state_dict()
+    for names, hf_name, _ in _pairs(config.n_layer):
+        mine = torch.cat([ours[n].flatten() for n in names])
+        ref = theirs[hf_name].flatten()
+        assert abs(mine.mean() - ref.mean()) < 0.01, hf_name
+        if ref.std() == 0:  # a bias or a LayerNorm: constant
+            assert torch.equal(mine, ref), hf_name
+        else:
+            assert mine.std() / ref.std() == pytest.approx(1.0, abs=0.1), hf_name
 
 
 def test_hf_config_has_small_special_ids_and_dropouts():
@@ -227,11 +314,11 @@ def test_sequence_classifier_reads_the_width_from_a_gpt_and_checks_input():
     clf = SequenceClassifier(GPTEncoder(gpt), 2)
     assert clf.head.in_features == CONFIGS[0].n_embd
     ids = torch.randint(0, CONFIGS[0].vocab_size, (2, 5))
-    x = gpt.embed(ids)
-    for block in gpt.blocks:
-        x, _ = block(x, is_causal=True)
-    pooled = gpt.norm_f(x).mean(1)
-    torch.testing.assert_close(clf(ids)[0], clf.head(pooled))
+    hidden = GPTEncoder(gpt)(ids)
+    # the GPT without its output layer: through the tied output matrix, its logits
+    with torch.no_grad():
+        torch.testing.assert_close(hidden @ gpt.tok_emb.weight.T, gpt(ids)[0])
+    torch.testing.assert_close(clf(ids)[0], clf.head(hidden.sum(1) / 5))
     with pytest.raises(ValueError, match="pooling"):
         SequenceClassifier(gpt, 2, pooling="max")
     with pytest.raises(ValueError, match="num_labels"):
@@ -261,6 +348,18 @@ def minilm():
     return load_minilm()
 
 
+def _pooled_by_hand(model, tok, sentences):
+    """Each sentence alone (no padding), its hidden states averaged over its tokens
+    with a plain sum and count: the reference for mean_pool and sentence_embedding."""
+    out = []
+    for sentence in sentences:
+        batch = tok([sentence], return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(**batch).last_hidden_state[0]  # (T, C)
+        out.append(sum(hidden[t] for t in range(hidden.shape[0])) / hidden.shape[0])
+    return torch.stack(out)
+
+
 @pytest.mark.slow
 def test_minilm_embedding_matches_the_stored_reference(minilm):
     from course_lib.hf import sentence_embedding
@@ -269,14 +368,20 @@ def test_minilm_embedding_matches_the_stored_reference(minilm):
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     emb = sentence_embedding(model, tok, [SENTENCE])
     assert emb.shape == (1, 384)
-    torch.testing.assert_close(emb.norm(dim=-1), torch.ones(1))
+    # the stored numbers (a regression check; sentence-transformers is the
+    # independent one, below)
     torch.testing.assert_close(
         emb[0, :5], torch.tensor(REFERENCE_FIRST5), rtol=0, atol=1e-5
     )
-    batch = tok([SENTENCE], return_tensors="pt")
-    with torch.no_grad():
-        raw = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+    raw = _pooled_by_hand(model, tok, [SENTENCE])
     assert abs(raw.norm().item() - REFERENCE_RAW_NORM) < 1e-4
+    # padded together with a longer sentence, each embedding is still its own mean,
+    # divided by its length
+    sentences = [SENTENCE, "A dull, lifeless plot that goes on and on."]
+    raw = _pooled_by_hand(model, tok, sentences)
+    expected = raw / torch.sqrt((raw**2).sum(-1, keepdim=True))
+    got = sentence_embedding(model, tok, sentences)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -284,10 +389,20 @@ def test_minilm_returns_attention_weights(minilm):
     model, tok = minilm
     batch = tok([SENTENCE], return_tensors="pt")
     with torch.no_grad():
-        att = model(**batch, output_attentions=True).attentions
+        out = model(**batch, output_attentions=True, output_hidden_states=True)
+    att = out.attentions
     T = batch["input_ids"].shape[1]
     assert len(att) == 6 and att[0].shape == (1, 12, T, T)
-    torch.testing.assert_close(att[0].sum(-1), torch.ones(1, 12, T))
+    # each layer's weights, recomputed from its input and its query and key
+    # projections: softmax(q kᵀ / √32) per head of width 384 / 12 = 32
+    for i in (0, 5):
+        h = out.hidden_states[i][0]  # (T, 384): the input of layer i
+        attention = model.encoder.layer[i].attention.self
+        with torch.no_grad():
+            q = attention.query(h).view(T, 12, 32).transpose(0, 1)  # (12, T, 32)
+            k = attention.key(h).view(T, 12, 32).transpose(0, 1)
+        expected = torch.softmax(q @ k.transpose(1, 2) / 32**0.5, dim=-1)
+        torch.testing.assert_close(att[i][0], expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -323,12 +438,27 @@ def test_missing_package_gives_the_install_command(monkeypatch):
 def test_sequence_classifier_on_minilm(minilm):
     model, tok = minilm
     clf = SequenceClassifier(model, 2)
-    batch = tok(["good", "a very bad film"], padding=True, return_tensors="pt")
+    sentences = ["good", "a very bad film"]
+    batch = tok(sentences, padding=True, return_tensors="pt")
     labels = torch.tensor([1, 0])
     logits, loss = clf(batch["input_ids"], labels, batch["attention_mask"])
-    assert logits.shape == (2, 2) and loss.item() > 0
+    # the reference: each sentence alone, averaged by hand, through the same head
+    pooled = _pooled_by_hand(model, tok, sentences)
+    expected = pooled @ clf.head.weight.T + clf.head.bias
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
+    log_probs = expected - torch.logsumexp(expected, dim=-1, keepdim=True)
+    by_hand = -(log_probs[0, 1] + log_probs[1, 0]) / 2
+    torch.testing.assert_close(loss, by_hand, rtol=1e-4, atol=1e-5)
+    # the gradient reaches the encoder, and it is the gradient of that loss
+    query = model.encoder.layer[0].attention.self.query.weight
+    (expected_grad,) = torch.autograd.grad(
+        F.cross_entropy(clf.head(mean_pool(model(**batch).last_hidden_state,
+                                           batch["attention_mask"])), labels),
+        query,
+    )
     loss.backward()
-    assert model.encoder.layer[0].attention.self.query.weight.grad is not None
+    assert expected_grad.abs().max() > 0
+    torch.testing.assert_close(query.grad, expected_grad)
 
 
 def test_sequence_classifier_derives_the_mask_from_pad_token_id():

@@ -43,8 +43,8 @@ def test_unknown_activation_is_a_clear_error():
 @pytest.mark.parametrize("masking", ["none", "causal", "padding"])
 @pytest.mark.parametrize("need_weights", [False, True])
 def test_encoder_block_equals_torch(norm_first, activation, masking, need_weights):
-    torch.manual_seed(0)
-    kwargs = dict(dropout=0.0, activation=activation, norm_first=norm_first)
+    torch.manual_seed(0)  # dropout > 0, but eval mode: none may be applied
+    kwargs = dict(dropout=0.1, activation=activation, norm_first=norm_first)
     ref = (
         nn.TransformerEncoderLayer(C, H, FF, batch_first=True, **kwargs).double().eval()
     )
@@ -70,8 +70,8 @@ def test_encoder_block_equals_torch(norm_first, activation, masking, need_weight
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("need_weights", [False, True])
 def test_decoder_block_equals_torch(norm_first, need_weights):
-    torch.manual_seed(0)
-    kwargs = dict(dropout=0.0, norm_first=norm_first)
+    torch.manual_seed(0)  # dropout > 0, but eval mode: none may be applied
+    kwargs = dict(dropout=0.1, norm_first=norm_first)
     ref = (
         nn.TransformerDecoderLayer(C, H, FF, batch_first=True, **kwargs).double().eval()
     )
@@ -90,6 +90,64 @@ def test_decoder_block_equals_torch(norm_first, need_weights):
     if need_weights:
         assert self_w.shape == (2, H, 5, 5) and cross_w.shape == (2, H, 5, 7)
         assert cross_w[1, :, :, 5:].abs().max() == 0  # padding gets no attention
+
+
+class Contiguous(nn.Module):
+    """PyTorch's nn.MultiheadAttention returns a transposed (non-contiguous) view with
+    batch_first=True, and dropout draws its mask in memory order. Placed before that
+    dropout, this makes PyTorch's layer drop the same elements ours does from the same
+    random numbers; it changes no value."""
+
+    def forward(self, x):
+        return x.contiguous()
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("masking", ["none", "causal", "padding"])
+def test_encoder_block_in_training_mode_equals_torch(norm_first, masking):
+    """Dropout on the attention weights, after attention, inside the feed-forward
+    network and after it, as nn.TransformerEncoderLayer has it: with the same random
+    numbers the two agree in training mode too."""
+    torch.manual_seed(0)
+    kwargs = dict(dropout=0.2, norm_first=norm_first)
+    ref = nn.TransformerEncoderLayer(C, H, FF, batch_first=True, **kwargs).double()
+    ours = EncoderBlock(C, H, FF, **kwargs).double()
+    copy_block_from_torch(ours, ref)
+    ref.dropout1 = nn.Sequential(Contiguous(), ref.dropout1)
+    x = torch.randn(2, 6, C, dtype=torch.float64)
+    mask, ref_kwargs = None, {}
+    if masking == "causal":
+        mask, ref_kwargs = causal_mask(6), {"src_mask": ~causal_mask(6)}
+    elif masking == "padding":
+        mask = padding_mask([6, 4], 6)
+        ref_kwargs = {"src_key_padding_mask": ~mask[:, 0, 0]}
+    torch.manual_seed(1)
+    out, _ = ours(x, mask)
+    torch.manual_seed(1)
+    expected = ref(x, **ref_kwargs)
+    torch.testing.assert_close(out, expected)
+    assert not torch.allclose(out, ours.eval()(x, mask)[0])  # dropout did something
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_block_in_training_mode_equals_torch(norm_first):
+    torch.manual_seed(0)
+    kwargs = dict(dropout=0.2, norm_first=norm_first)
+    ref = nn.TransformerDecoderLayer(C, H, FF, batch_first=True, **kwargs).double()
+    ours = DecoderBlock(C, H, FF, **kwargs).double()
+    copy_block_from_torch(ours, ref)
+    ref.dropout1 = nn.Sequential(Contiguous(), ref.dropout1)
+    ref.dropout2 = nn.Sequential(Contiguous(), ref.dropout2)
+    y = torch.randn(2, 5, C, dtype=torch.float64)
+    memory = torch.randn(2, 7, C, dtype=torch.float64)
+    src = padding_mask([7, 5], 7)
+    torch.manual_seed(1)
+    out, _, _ = ours(y, memory, causal_mask(5), src)
+    torch.manual_seed(1)
+    expected = ref(
+        y, memory, tgt_mask=~causal_mask(5), memory_key_padding_mask=~src[:, 0, 0]
+    )
+    torch.testing.assert_close(out, expected)
 
 
 # ------------------------------------------------------- positional encodings (02)

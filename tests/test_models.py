@@ -1,11 +1,14 @@
 """course_lib.models: shapes, causality, caches, parameter counts, bad input."""
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask, padding_mask
+from course_lib.layers import copy_block_from_torch
 from course_lib.models import (
     GPT,
     BigramLanguageModel,
@@ -17,7 +20,21 @@ from course_lib.models import (
 )
 from course_lib.utils import count_parameters
 
-TINY = GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8)
+# dropout > 0: a test that needs determinism calls .eval(), and the tests of training
+# mode see the randomness
+TINY = GPTConfig(
+    vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8, dropout=0.1
+)
+
+
+class Contiguous(nn.Module):
+    """PyTorch's nn.MultiheadAttention returns a transposed (non-contiguous) view with
+    batch_first=True, and dropout draws its mask in memory order. Placed before that
+    dropout, this makes PyTorch's layer draw the mask our contiguous tensor gets from
+    the same random numbers: the same elements are dropped, nothing else changes."""
+
+    def forward(self, x):
+        return x.contiguous()
 
 
 def test_gpt_shapes_and_loss_against_cross_entropy():
@@ -32,6 +49,48 @@ def test_gpt_shapes_and_loss_against_cross_entropy():
     )
     torch.testing.assert_close(loss, expected)
     assert model(idx)[1] is None
+
+
+def test_gpt_in_training_mode_equals_torch_layers_with_the_same_dropout():
+    """GPT = dropout(token + position embeddings), pre-norm causal blocks, final
+    LayerNorm, tied output layer. In training mode, with the same random numbers,
+    it equals that recipe written with PyTorch's nn.TransformerEncoderLayer: every
+    dropout (embeddings, attention weights, both residual branches, inside the
+    feed-forward network) sits where PyTorch's does."""
+    torch.manual_seed(0)
+    model = GPT(TINY).double().train()
+    gelu_tanh = functools.partial(F.gelu, approximate="tanh")
+    layers = []
+    for block in model.blocks:
+        ref = nn.TransformerEncoderLayer(
+            8, 2, 32, dropout=0.1, activation=gelu_tanh, batch_first=True,
+            norm_first=True,
+        ).double()
+        with torch.no_grad():
+            for p in ref.parameters():
+                p.normal_(0, 0.3)
+        copy_block_from_torch(block, ref)
+        ref.dropout1 = nn.Sequential(Contiguous(), ref.dropout1)
+        layers.append(ref)
+    idx = torch.randint(0, 11, (3, 7))
+    targets = torch.randint(0, 11, (3, 7))
+    causal = nn.Transformer.generate_square_subsequent_mask(7, dtype=torch.float64)
+    torch.manual_seed(5)
+    logits, loss = model(idx, targets)
+    torch.manual_seed(5)
+    x = F.dropout(model.tok_emb.weight[idx] + model.pos_emb.weight[:7], p=0.1)
+    for ref in layers:
+        x = ref(x, src_mask=causal, is_causal=True)
+    x = F.layer_norm(x, (8,), model.norm_f.weight, model.norm_f.bias)
+    expected = x @ model.tok_emb.weight.T
+    torch.testing.assert_close(logits, expected)
+    torch.testing.assert_close(
+        loss, F.cross_entropy(expected.reshape(-1, 11), targets.reshape(-1))
+    )
+    # the same call in eval mode has no randomness, and differs
+    eval_logits = model.eval()(idx)[0]
+    torch.testing.assert_close(model(idx)[0], eval_logits, rtol=0, atol=0)
+    assert not torch.allclose(eval_logits, logits)
 
 
 def test_gpt_is_causal_a_future_token_never_changes_an_earlier_logit():
@@ -104,21 +163,22 @@ def tiny_transformer_config(**overrides):
         num_encoder_layers=2,
         num_decoder_layers=3,
         d_ff=32,
-        dropout=0.0,
+        dropout=0.1,  # tests that need determinism call .eval()
         max_len=20,
     )
     return TransformerConfig(**{**fields, **overrides})
 
 
-def transformer_pair(norm_first):
-    """Our model and nn.Transformer with the same weights, in float64."""
+def transformer_pair(norm_first, training=False):
+    """Our model and nn.Transformer with the same weights and dropout, in float64,
+    in eval mode (or both in training mode)."""
     torch.manual_seed(0)
     config = tiny_transformer_config(norm_first=norm_first, final_norm=True)
-    ours = Transformer(config).double().eval()
+    ours = Transformer(config).double().train(training)
     ref = nn.Transformer(
-        16, 4, 2, 3, 32, dropout=0.0, batch_first=True, norm_first=norm_first
+        16, 4, 2, 3, 32, dropout=0.1, batch_first=True, norm_first=norm_first
     )
-    ref = ref.double().eval()
+    ref = ref.double().train(training)
     with torch.no_grad():  # LayerNorms start at 1 and 0: make a missed copy visible
         for name, p in ref.named_parameters():
             if "norm" in name:
@@ -158,6 +218,35 @@ def test_transformer_equals_torch_with_causal_and_padding_masks(norm_first):
             tgt_x, memory, tgt_mask=~causal_mask(5), memory_key_padding_mask=pad
         ),
     )
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_in_training_mode_equals_torch_with_the_same_dropout(norm_first):
+    """With the same random numbers, our training-mode forward equals: dropout on the
+    scaled embeddings plus positions (the paper's section 5.4), then nn.Transformer's
+    encoder and decoder, whose layers drop where ours do."""
+    ours, ref = transformer_pair(norm_first, training=True)
+    for layer in [*ref.encoder.layers, *ref.decoder.layers]:
+        layer.dropout1 = nn.Sequential(Contiguous(), layer.dropout1)
+    for layer in ref.decoder.layers:
+        layer.dropout2 = nn.Sequential(Contiguous(), layer.dropout2)
+    src = torch.randint(0, 13, (3, 7))
+    tgt = torch.randint(0, 11, (3, 5))
+    src_mask = padding_mask([7, 4, 6], 7)
+    pad = ~src_mask[:, 0, 0]
+    torch.manual_seed(5)
+    got = ours(src, tgt, src_mask)
+    torch.manual_seed(5)
+    src_x = F.dropout(ours.src_emb.weight[src] * 4.0 + ours.positions[:7], p=0.1)
+    memory = ref.encoder(src_x, src_key_padding_mask=pad)
+    tgt_x = F.dropout(ours.tgt_emb.weight[tgt] * 4.0 + ours.positions[:5], p=0.1)
+    y = ref.decoder(
+        tgt_x, memory, tgt_mask=~causal_mask(5), memory_key_padding_mask=pad
+    )
+    torch.testing.assert_close(got, y @ ours.lm_head.weight.T)
+    with torch.no_grad():
+        assert not torch.allclose(got, ours.eval()(src, tgt, src_mask))
 
 
 def test_transformer_decoder_is_causal_and_ignores_padded_source():

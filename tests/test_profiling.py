@@ -1,5 +1,7 @@
 """course_lib.profiling: the memory it reports against sizes we know, the slope fit."""
 
+import time
+
 import pytest
 import torch
 
@@ -29,8 +31,15 @@ def test_peak_memory_rejects_unknown_device():
         peak_memory(lambda: None, device="tpu")
 
 
-def test_time_call_is_positive_and_validates():
-    assert time_call(lambda: sum(range(100)), repeat=2) > 0
+def test_time_call_is_the_fastest_run_after_the_warmup():
+    # the warm-up call is instant, then the runs sleep 0.2, 0.03 and 0.2 seconds:
+    # the fastest counted run is the 0.03 one (a sleep never ends early)
+    sleeps = iter([0.0, 0.2, 0.03, 0.2])
+    seconds = time_call(lambda: time.sleep(next(sleeps)), repeat=3, warmup=1)
+    assert 0.03 <= seconds < 0.2
+
+
+def test_time_call_validates():
     with pytest.raises(ValueError, match="repeat=0"):
         time_call(lambda: None, repeat=0)
 

@@ -1,13 +1,17 @@
 """course_lib.tokenizers against Hugging Face's `tokenizers` and `transformers`."""
 
 import random
+from collections import Counter
+from itertools import pairwise
 
 import pytest
+import regex
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from course_lib.data import load_corpus
 from course_lib.tokenizers import (
+    GPT2_PATTERN,
     BPETokenizer,
     CharTokenizer,
     bytes_to_unicode,
@@ -48,7 +52,9 @@ def bpe(text):
 
 def test_char_tokenizer_round_trip_and_save(tmp_path):
     tok = CharTokenizer.from_text("hello world")
-    assert tok.vocab_size == 8 and tok.chars == sorted(set("hello world"))
+    assert tok.chars == [" ", "d", "e", "h", "l", "o", "r", "w"]  # sorted, once each
+    assert tok.vocab_size == 8
+    assert tok.encode("hello world") == [3, 2, 4, 4, 5, 0, 7, 5, 6, 4, 1]
     assert tok.decode(tok.encode("world hello")) == "world hello"
     tok.save(tmp_path / "char.json")
     again = CharTokenizer.load(tmp_path / "char.json")
@@ -73,6 +79,56 @@ def test_bpe_first_merge_is_the_most_frequent_pair():
     tok = BPETokenizer.train("aaabdaaabac", 257, pattern=r"[\s\S]+")
     assert tok.merges == [(ord("a"), ord("a"))]
     assert tok.vocab[256] == b"aa"
+
+
+def bpe_merges_by_hand(text, vocab_size, pattern):
+    """BPE training the slow, obvious way: count every pair of every pre-token again
+    before each merge; the most frequent pair wins, ties to the smaller ids; stop at
+    vocab_size tokens or when no pair occurs twice."""
+    words = [list(w.encode("utf-8")) for w in regex.findall(pattern, text)]
+    vocab = [bytes([b]) for b in range(256)]
+    merges = []
+    while len(vocab) < vocab_size:
+        counts = Counter(p for w in words for p in pairwise(w))
+        if not counts:
+            break
+        best = max(counts, key=lambda p: (counts[p], -p[0], -p[1]))
+        if counts[best] < 2:
+            break
+        token = vocab[best[0]] + vocab[best[1]]
+        if token not in vocab:
+            vocab.append(token)
+        new_id = vocab.index(token)
+        merges.append(best)
+        for n, w in enumerate(words):
+            out, i = [], 0
+            while i < len(w):
+                if tuple(w[i : i + 2]) == best:
+                    out.append(new_id)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            words[n] = out
+    return merges
+
+
+@pytest.mark.parametrize("vocab_size", [280, 330])
+def test_bpe_training_equals_the_slow_obvious_algorithm(text, vocab_size):
+    sample = text[:4000] + " ".join([SAMPLES[1]] * 3)
+    ours = BPETokenizer.train(sample, vocab_size)
+    assert ours.merges == bpe_merges_by_hand(sample, vocab_size, GPT2_PATTERN)
+
+
+def test_bpe_ties_go_to_the_smaller_ids_and_single_pairs_are_not_merged():
+    # "ab" and "cd" both occur twice: "ab" (97, 98) has the smaller ids
+    tok = BPETokenizer.train("abab cdcd", 257, pattern=r"[\s\S]+")
+    assert tok.merges == [(97, 98)]
+    # then "cd"; after it every pair ("ab ab", "ab ", ...) occurs once: nothing
+    # more is learned, however large the vocabulary asked for
+    tok = BPETokenizer.train("abab cdcd", 300, pattern=r"[\s\S]+")
+    assert tok.merges == [(97, 98), (99, 100)]
+    assert tok.vocab_size == 258
 
 
 def test_bpe_rejects_a_vocab_below_256():
@@ -139,6 +195,10 @@ def test_hf_bpe_encodes_and_decodes_like_ours(bpe, text):
         assert hf.decode(ids) == bpe.decode(ids) == sample
     cut = bpe.encode("天")[:1]  # half a character decodes to U+FFFD in both
     assert hf.decode(cut) == bpe.decode(cut)
+    # "天" is the bytes E5 A4 A9; ids 0-255 are bytes: two of its three bytes are
+    # one replacement character, not nothing
+    assert bpe.decode([0xE5, 0xA4]) == hf.decode([0xE5, 0xA4]) == "\ufffd"
+    assert bpe.decode([0xE5, 0xA4, 0xA9]) == "天"
 
 
 def test_hf_char_encodes_and_decodes_like_ours(text):

@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib import training
 from course_lib.checkpoints import CheckpointError, checkpoint_paths
+from course_lib.data import get_batch
 from course_lib.models import GPT, GPTConfig
 from course_lib.training import (
     TrainConfig,
@@ -21,7 +23,11 @@ from course_lib.training import (
     train,
 )
 
-TINY = GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+# dropout > 0: the loop's train/eval modes and the global RNG state (which dropout
+# draws from) must be right for the hand-written loop and the exact resume to agree
+TINY = GPTConfig(
+    vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.1
+)
 
 
 def tiny_data(n=2000, seed=0):
@@ -89,11 +95,26 @@ def test_optimizer_groups_decay_matrices_only():
     assert any(p is model.norm_f.weight for p in no_decay["params"])
 
 
-def test_train_matches_a_hand_written_loop():
-    data, config = tiny_data(), cfg(max_steps=6, eval_interval=6)
-    ours = new_model()
+def val_loss_by_hand(model, data, config):
+    """The mean loss, in eval mode, over eval_steps batches drawn with seed + 1."""
+    model.eval()
+    g = torch.Generator().manual_seed(config.seed + 1)
+    losses = []
+    for _ in range(config.eval_steps):
+        x, y = get_batch(data, config.block_size, config.batch_size, g)
+        losses.append(model(x, y)[1].item())
+    model.train()
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("grad_clip", [0.0, 0.05])
+def test_train_matches_a_hand_written_loop(grad_clip):
+    data = tiny_data()
+    config = cfg(max_steps=6, eval_interval=3, grad_clip=grad_clip)
+    ours = new_model().eval()  # train must put it in training mode itself
     history = train(ours, data, data, config)
-    ref = new_model()
+    assert ours.training
+    ref = new_model()  # in training mode: dropout draws from the global RNG
     decay = [p for p in ref.parameters() if p.dim() >= 2]
     other = [p for p in ref.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -105,9 +126,7 @@ def test_train_matches_a_hand_written_loop():
         betas=config.betas,
     )
     g = torch.Generator().manual_seed(config.seed)
-    from course_lib.data import get_batch
-
-    losses = []
+    losses, val_losses = [], []
     for step in range(6):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, config)
@@ -115,17 +134,24 @@ def test_train_matches_a_hand_written_loop():
         loss = ref(x, y)[1]
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
+        if grad_clip:
+            nn.utils.clip_grad_norm_(ref.parameters(), grad_clip)
         opt.step()
         losses.append(loss.item())
+        if (step + 1) % 3 == 0:
+            val_losses.append(val_loss_by_hand(ref, data, config))
     torch.testing.assert_close(
         torch.tensor(history["train_loss"]), torch.tensor(losses)
+    )
+    torch.testing.assert_close(
+        torch.tensor(history["val_loss"]), torch.tensor(val_losses)
     )
     for (k, a), b in zip(
         ours.state_dict().items(), ref.state_dict().values(), strict=True
     ):
         torch.testing.assert_close(a, b, msg=k)
-    assert history["step"] == list(range(1, 7)) and history["eval_step"] == [6]
+    assert history["step"] == list(range(1, 7)) and history["eval_step"] == [3, 6]
+    assert history["lr"] == [lr_at(s, config) for s in range(6)]
 
 
 def test_training_lowers_the_loss_and_history_is_complete():
@@ -135,9 +161,9 @@ def test_training_lowers_the_loss_and_history_is_complete():
         new_model(),
         data,
         data,
-        cfg(max_steps=40, eval_interval=10, lr=2e-2, min_lr=2e-3),
+        cfg(max_steps=40, eval_interval=15, lr=2e-2, min_lr=2e-3),
     )
-    assert history["eval_step"] == [10, 20, 30, 40]
+    assert history["eval_step"] == [15, 30, 40]  # and always at the last step
     assert history["val_loss"][-1] < 0.5 * math.log(13)
     assert len(history["train_loss"]) == len(history["lr"]) == 40
     assert history["best_val"] == min(history["val_loss"])
@@ -173,26 +199,32 @@ def test_callable_batch_fn_and_classifier_like_model():
 
 def test_evaluate_is_repeatable_and_leaves_train_mode():
     model, data = new_model(), tiny_data()
-    model.train()
+    model.train()  # with dropout: evaluate must switch it off, and back on
     a, b = evaluate(model, data, cfg()), evaluate(model, data, cfg())
     assert a == b and model.training
+    assert a == pytest.approx(val_loss_by_hand(model, data, cfg()), abs=1e-6)
     assert abs(a - math.log(13)) < 0.3  # an untrained model is near uniform
+
+
+def half_run(tmp_path, data, n):
+    """Train n // 2 of n steps (the schedule of n), checkpointing at the end."""
+    path = tmp_path / "half"
+    train(
+        new_model(),
+        data,
+        data,
+        cfg(max_steps=n // 2, decay_steps=n, save_best=False),
+        checkpoint_path=path,
+    )
+    return path
 
 
 def test_exact_resume_is_bit_identical(tmp_path):
     data, n = tiny_data(), 12
     straight = new_model()
     h_full = train(straight, data, data, cfg(max_steps=n))
-    resumed = new_model()
-    path = tmp_path / "half"
-    train(
-        resumed,
-        data,
-        data,
-        cfg(max_steps=n // 2, decay_steps=n, save_best=False),
-        checkpoint_path=path,
-    )
-    fresh = new_model(seed=123)  # different weights: all must come from the file
+    path = half_run(tmp_path, data, n)
+    fresh = new_model(seed=123)  # other weights and RNG: all must come from the file
     h_res = train(fresh, data, data, cfg(max_steps=n), resume_from=path)
     for (k, a), b in zip(
         straight.state_dict().items(), fresh.state_dict().values(), strict=True
@@ -201,23 +233,28 @@ def test_exact_resume_is_bit_identical(tmp_path):
     assert h_res["train_loss"] == h_full["train_loss"]
 
 
-def test_resume_without_restoring_state_differs(tmp_path):
-    # the resume test can fail: skipping the optimizer state changes the weights
+@pytest.mark.parametrize("left_out", ["optimizer state", "dropout RNG", "sampler"])
+def test_resume_without_one_piece_of_state_differs(tmp_path, monkeypatch, left_out):
+    """The resume test can fail: the same resume as above, but one piece of the saved
+    state is not restored (everything else, schedule and step included, is), and the
+    weights come out different."""
     data, n = tiny_data(), 12
     straight = new_model()
     train(straight, data, data, cfg(max_steps=n))
-    half = new_model()
-    path = tmp_path / "half"
-    train(
-        half,
-        data,
-        data,
-        cfg(max_steps=n // 2, decay_steps=n, save_best=False),
-        checkpoint_path=path,
-    )
-    fresh = new_model()
-    load_checkpoint(path, fresh)  # weights only, fresh optimizer and sampler
-    train(fresh, data, data, cfg(max_steps=n // 2, warmup_steps=0))
+    path = half_run(tmp_path, data, n)
+    real_load = training.load_checkpoint
+
+    def load_all_but_one(path, model, optimizer, generator):
+        if left_out == "optimizer state":
+            return real_load(path, model, None, generator)
+        if left_out == "dropout RNG":
+            return real_load(path, model, optimizer, generator, restore_rng=False)
+        return real_load(path, model, optimizer, None)  # the sampler starts afresh
+
+    monkeypatch.setattr(training, "load_checkpoint", load_all_but_one)
+    fresh = new_model(seed=123)
+    history = train(fresh, data, data, cfg(max_steps=n), resume_from=path)
+    assert history["step"] == list(range(1, n + 1))  # it did resume at step 6
     assert not torch.equal(straight.tok_emb.weight, fresh.tok_emb.weight)
 
 
@@ -276,6 +313,17 @@ def test_corrupted_checkpoints_are_clear_errors(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nothing", model)
+
+
+def test_batch_source_leaves_the_global_rng_alone():
+    # dropout draws from the global RNG: checking the data must not draw from it, or
+    # train and a hand-written loop seeded alike drop different units
+    before = torch.get_rng_state()
+    draw = batch_source(tiny_data(), cfg())
+    assert torch.equal(torch.get_rng_state(), before)
+    x, y = draw(torch.Generator().manual_seed(0))
+    assert torch.equal(x[:, 1:], y[:, :-1])  # y is x shifted by one
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_bad_input_is_a_value_error():
@@ -344,6 +392,8 @@ def test_cli_trains_saves_and_resumes(tmp_path):
         "2",
         "--no-save-best",
         "--no-progress",
+        "--dropout",
+        "0.1",  # the resumed run must restore the RNG dropout draws from
     ]
     first = main(flags + ["--max-steps", "3", "--decay-steps", "6"])
     assert first["saved_step"] == 3
@@ -355,3 +405,4 @@ def test_cli_trains_saves_and_resumes(tmp_path):
         + ["--max-steps", "6", "--decay-steps", "6", "--out", str(tmp_path / "other")]
     )
     assert straight["final_val_loss"] == second["final_val_loss"]
+    assert straight["final_train_loss"] == second["final_train_loss"]
