@@ -56,8 +56,15 @@ def weights_files(folder):
 
 @pytest.mark.parametrize(
     "field",
-    ["step", "aliases", "history", "extra", "weights_file", "weights_bytes",
-     "weights_sha256"],
+    [
+        "step",
+        "aliases",
+        "history",
+        "extra",
+        "weights_file",
+        "weights_bytes",
+        "weights_sha256",
+    ],
 )
 def test_a_missing_field_is_a_checkpoint_error_naming_it(tmp_path, field):
     json_path = save_checkpoint(tmp_path / "run", new_model(), step=3)
@@ -182,7 +189,9 @@ def test_weights_first_sidecar_last_old_weights_deleted_after(tmp_path):
     # a checkpoint named like one of those weights files is a checkpoint of its own
     save_checkpoint(tmp_path / "run.9", new_model(seed=3), step=1)
     assert weights_files(tmp_path) == [
-        "run.9.1.safetensors", "run.9.safetensors", "run.best.8.safetensors"
+        "run.9.1.safetensors",
+        "run.9.safetensors",
+        "run.best.8.safetensors",
     ]
     assert load_checkpoint(tmp_path / "run", fresh)["step"] == 9
     assert load_checkpoint(tmp_path / "run.9", fresh)["step"] == 1

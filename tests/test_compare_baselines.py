@@ -26,8 +26,14 @@ def test_record_adds_models_and_a_changed_budget_starts_a_new_entry(tmp_path):
     budget = TrainConfig(max_steps=10, batch_size=2, block_size=8)
     record(out, "context 8, 10 steps", budget, 1, "a", {"val_loss": [2.0]})
     record(out, "context 8, 10 steps", budget, 1, "b", {"val_loss": [1.5]})
-    record(out, "context 8, 20 steps", dataclasses.replace(budget, max_steps=20), 1,
-           "a", {"val_loss": [1.0]})
+    record(
+        out,
+        "context 8, 20 steps",
+        dataclasses.replace(budget, max_steps=20),
+        1,
+        "a",
+        {"val_loss": [1.0]},
+    )
     everything = json.loads(out.read_text())
     assert list(everything["context 8, 10 steps"]["models"]) == ["a", "b"]
     assert list(everything["context 8, 20 steps"]["models"]) == ["a"]
@@ -39,8 +45,20 @@ def test_record_adds_models_and_a_changed_budget_starts_a_new_entry(tmp_path):
 
 def test_a_short_run_writes_its_model_and_the_command_that_made_it(tmp_path):
     out = tmp_path / "b.json"
-    _script().main(["--steps", "2", "--eval-interval", "2", "--threads", "1",
-                    "--models", "bigram", "--out", str(out)])
+    _script().main(
+        [
+            "--steps",
+            "2",
+            "--eval-interval",
+            "2",
+            "--threads",
+            "1",
+            "--models",
+            "bigram",
+            "--out",
+            str(out),
+        ]
+    )
     (entry,) = json.loads(out.read_text()).values()
     assert entry["budget"]["max_steps"] == 2
     result = entry["models"]["bigram"]

@@ -51,11 +51,28 @@ VOCAB = (
 
 def test_every_word_translates_as_the_lexicon_says():
     lexicon = {
-        "the": "ka", "a": "ni", "big": "dor", "small": "pim", "red": "ruk",
-        "tall": "ven", "happy": "jol", "quiet": "sil", "dog": "hund", "cat": "mao",
-        "bird": "tori", "fish": "sak", "child": "kin", "teacher": "lem",
-        "ball": "bol", "tree": "arb", "sees": "mira", "likes": "ama",
-        "chases": "kasa", "finds": "tova", "helps": "ayu", "follows": "sigu",
+        "the": "ka",
+        "a": "ni",
+        "big": "dor",
+        "small": "pim",
+        "red": "ruk",
+        "tall": "ven",
+        "happy": "jol",
+        "quiet": "sil",
+        "dog": "hund",
+        "cat": "mao",
+        "bird": "tori",
+        "fish": "sak",
+        "child": "kin",
+        "teacher": "lem",
+        "ball": "bol",
+        "tree": "arb",
+        "sees": "mira",
+        "likes": "ama",
+        "chases": "kasa",
+        "finds": "tova",
+        "helps": "ayu",
+        "follows": "sigu",
     }
     adjectives = ["big", "small", "red", "tall", "happy", "quiet"]
     nouns = ["dog", "cat", "bird", "fish", "child", "teacher", "ball", "tree"]

@@ -37,8 +37,11 @@ def test_ranks_slice_the_batch_one_process_would_draw():
     parts, states = [], []
     for rank in range(2):
         g = torch.Generator().manual_seed(5)
-        micro = rank_batches(tokens, cfg(batch_size=B, grad_accum_steps=k),
-                             Context(rank=rank, world_size=2))(g)
+        micro = rank_batches(
+            tokens,
+            cfg(batch_size=B, grad_accum_steps=k),
+            Context(rank=rank, world_size=2),
+        )(g)
         assert len(micro) == k and all(x.shape == (B, 8) for x, _ in micro)
         parts += micro
         states.append(g.get_state())
@@ -80,8 +83,9 @@ def test_gradient_accumulation_trains_like_one_big_batch():
     for B, k in ((8, 1), (4, 2)):
         torch.manual_seed(0)
         model = GPT(TINY)
-        runs.append((model, train(model, data(), data(), cfg(batch_size=B,
-                                                              grad_accum_steps=k))))
+        runs.append(
+            (model, train(model, data(), data(), cfg(batch_size=B, grad_accum_steps=k)))
+        )
     (a, ha), (b, hb) = runs
     torch.testing.assert_close(hb["train_loss"], ha["train_loss"])
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
@@ -98,8 +102,13 @@ def test_single_process_context_changes_nothing(monkeypatch):
     assert distributed.all_reduce_mean(t, ctx) is t and t.item() == 3.0
 
 
-TORCHRUN_ENV = dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                    MASTER_PORT="29500")
+TORCHRUN_ENV = dict(
+    RANK="0",
+    LOCAL_RANK="0",
+    WORLD_SIZE="2",
+    MASTER_ADDR="127.0.0.1",
+    MASTER_PORT="29500",
+)
 
 
 @pytest.mark.parametrize(
@@ -131,10 +140,17 @@ def _torchrun(args, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for name in distributed.TORCHRUN_VARIABLES:
         env.pop(name, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           "--nproc_per_node=2", *args]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        *args,
+    ]
+    done = subprocess.run(
+        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -172,14 +188,44 @@ def test_cli_under_torchrun_prints_once_and_matches_one_process(tmp_path):
 
     text = tmp_path / "t.txt"
     text.write_text("abcabcabd" * 200, encoding="utf-8")
-    flags = ["--text-file", str(text), "--n-layer", "1", "--n-head", "2",
-             "--n-embd", "16", "--block-size", "8", "--eval-interval", "4",
-             "--eval-steps", "2", "--warmup-steps", "2", "--max-steps", "8",
-             "--no-progress", "--device", "cpu"]
-    done = _torchrun(["-m", "course_lib.train_gpt", "--out", str(tmp_path / "ddp"),
-                      "--batch-size", "4", *flags], tmp_path)
-    summaries = [json.loads(ln) for ln in done.stderr.splitlines()
-                 if ln.startswith("{")]
+    flags = [
+        "--text-file",
+        str(text),
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--block-size",
+        "8",
+        "--eval-interval",
+        "4",
+        "--eval-steps",
+        "2",
+        "--warmup-steps",
+        "2",
+        "--max-steps",
+        "8",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    done = _torchrun(
+        [
+            "-m",
+            "course_lib.train_gpt",
+            "--out",
+            str(tmp_path / "ddp"),
+            "--batch-size",
+            "4",
+            *flags,
+        ],
+        tmp_path,
+    )
+    summaries = [
+        json.loads(ln) for ln in done.stderr.splitlines() if ln.startswith("{")
+    ]
     assert len(summaries) == 1, done.stderr  # rank 0 alone reports
     assert summaries[0]["world_size"] == 2
     one = main(["--out", str(tmp_path / "one"), "--batch-size", "8", *flags])

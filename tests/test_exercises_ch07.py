@@ -24,8 +24,10 @@ def schedule(step, lr, min_lr, warmup, max_steps, floor=None, warm=True, plus1=T
         (lambda s, a, b, w, m: schedule(s, a, b, w, m, plus1=False), "wasted"),
         (lambda s, a, b, w, m: schedule(max(s, w), a, b, w, m), "no warmup"),
         (lambda s, a, b, w, m: schedule(s, a, b, w, m, floor=0.0), "ends at 0"),
-        (lambda s, a, b, w, m: schedule(min(s, m - 1), a, b, w, m)
-         if s < m else a, "stay at min_lr"),
+        (
+            lambda s, a, b, w, m: schedule(min(s, m - 1), a, b, w, m) if s < m else a,
+            "stay at min_lr",
+        ),
         (lambda s, a, b, w, m: schedule(s, a, b, w, m + 10), "decay is not"),
         (lambda s, a, b, w, m: a * (s + 1) / (2 * w) if s < w else b, "warmup"),
         (lambda s: 0.0, "calling lr_schedule"),
@@ -92,8 +94,9 @@ def test_decay_groups(answer, words):
     assert not result.passed and words in result.message, result.message
 
 
-def adamw(p, grad, m, v, step, lr, betas, eps, wd, decoupled=True, correct=True,
-          decay=True):
+def adamw(
+    p, grad, m, v, step, lr, betas, eps, wd, decoupled=True, correct=True, decay=True
+):
     b1, b2 = betas
     if decay and not decoupled:
         grad = grad + wd * p

@@ -19,8 +19,9 @@ from course_lib.generation import top_k_filter, top_p_filter
     ],
 )
 def test_temperature(answer, words):
-    assert check("generation.temperature",
-                 lambda x, T: torch.softmax(x / T, -1), quiet=True).passed
+    assert check(
+        "generation.temperature", lambda x, T: torch.softmax(x / T, -1), quiet=True
+    ).passed
     result = check("generation.temperature", answer, quiet=True)
     assert not result.passed and words in result.message, result.message
 

@@ -55,8 +55,10 @@ def test_temperature_against_softmax_by_hand_and_hf():
         hf = TemperatureLogitsWarper(T)(None, logits.clone())
         torch.testing.assert_close(apply_temperature(logits, T), hf)
     # lower temperature is sharper: the top probability grows
-    assert (next_token_probs(logits, 0.5).max(-1).values
-            > next_token_probs(logits, 2.0).max(-1).values).all()
+    assert (
+        next_token_probs(logits, 0.5).max(-1).values
+        > next_token_probs(logits, 2.0).max(-1).values
+    ).all()
 
 
 @pytest.mark.parametrize("k", [1, 3, 7, 13, 20])
@@ -198,20 +200,28 @@ def test_generate_greedy_cache_equals_no_cache_and_argmax_by_hand():
     assert torch.equal(fast, seq)
 
 
-@pytest.mark.parametrize("knobs", [{}, {"temperature": 0.8, "top_k": 4},
-                                   {"temperature": 1.3, "top_p": 0.9}])
+@pytest.mark.parametrize(
+    "knobs", [{}, {"temperature": 0.8, "top_k": 4}, {"temperature": 1.3, "top_p": 0.9}]
+)
 def test_generate_sampled_cache_equals_no_cache_with_same_generator(knobs):
     model = _model()
     prompt = torch.tensor([[3, 1, 4, 1, 5]] * 3)
     runs = [
-        generate(model, prompt, 6, use_cache=c, **knobs,
-                 generator=torch.Generator().manual_seed(7))
+        generate(
+            model,
+            prompt,
+            6,
+            use_cache=c,
+            **knobs,
+            generator=torch.Generator().manual_seed(7),
+        )
         for c in (True, False, True)
     ]
     assert torch.equal(runs[0], runs[1])
     assert torch.equal(runs[0], runs[2])  # reproducible
-    other = generate(model, prompt, 6, **knobs,
-                     generator=torch.Generator().manual_seed(8))
+    other = generate(
+        model, prompt, 6, **knobs, generator=torch.Generator().manual_seed(8)
+    )
     if knobs.get("temperature", 1.0) > 1.0 or not knobs:
         assert not torch.equal(runs[0], other)  # the seed matters
 
@@ -220,10 +230,22 @@ def test_generate_past_block_size_crops_and_cache_equals_no_cache():
     model = _model()
     prompt = torch.randint(0, 13, (2, 20), generator=torch.Generator().manual_seed(1))
     for knobs in ({"temperature": 0}, {"temperature": 1.0}):
-        fast = generate(model, prompt, 10, **knobs, use_cache=True,
-                        generator=torch.Generator().manual_seed(2))
-        slow = generate(model, prompt, 10, **knobs, use_cache=False,
-                        generator=torch.Generator().manual_seed(2))
+        fast = generate(
+            model,
+            prompt,
+            10,
+            **knobs,
+            use_cache=True,
+            generator=torch.Generator().manual_seed(2),
+        )
+        slow = generate(
+            model,
+            prompt,
+            10,
+            **knobs,
+            use_cache=False,
+            generator=torch.Generator().manual_seed(2),
+        )
         assert fast.shape == (2, 30)
         assert torch.equal(fast, slow)
         assert torch.equal(fast[:, :20], prompt)
@@ -235,19 +257,23 @@ def test_generate_past_block_size_crops_and_cache_equals_no_cache():
     assert torch.equal(a[:, 20:], b[:, 20:])
     # a short prompt growing past block_size: cache re-primed, same tokens
     short = prompt[:, :5]
-    assert torch.equal(generate(model, short, 15, temperature=0),
-                       generate(model, short, 15, temperature=0, use_cache=False))
+    assert torch.equal(
+        generate(model, short, 15, temperature=0),
+        generate(model, short, 15, temperature=0, use_cache=False),
+    )
 
 
 @pytest.mark.parametrize("knobs", [{"temperature": 0}, {"temperature": 1.0}])
 def test_generate_runs_in_eval_mode_and_restores_training_mode(knobs):
     model = _model().train()  # dropout would make every logit random
     prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    got = generate(model, prompt, 8, **knobs,
-                   generator=torch.Generator().manual_seed(3))
+    got = generate(
+        model, prompt, 8, **knobs, generator=torch.Generator().manual_seed(3)
+    )
     assert model.training
-    expected = generate(model.eval(), prompt, 8, **knobs,
-                        generator=torch.Generator().manual_seed(3))
+    expected = generate(
+        model.eval(), prompt, 8, **knobs, generator=torch.Generator().manual_seed(3)
+    )
     assert torch.equal(got, expected)
 
 

@@ -187,7 +187,11 @@ def test_initialisation_has_gpt2s_statistics():
     ours = GPT(config).state_dict()
     theirs = GPT2LMHeadModel(
         GPT2Config(
-            vocab_size=300, n_positions=64, n_embd=96, n_layer=8, n_head=4,
+            vocab_size=300,
+            n_positions=64,
+            n_embd=96,
+            n_layer=8,
+            n_head=4,
             activation_function="gelu_new",
         )
     ).state_dict()
@@ -452,8 +456,12 @@ def test_sequence_classifier_on_minilm(minilm):
     # the gradient reaches the encoder, and it is the gradient of that loss
     query = model.encoder.layer[0].attention.self.query.weight
     (expected_grad,) = torch.autograd.grad(
-        F.cross_entropy(clf.head(mean_pool(model(**batch).last_hidden_state,
-                                           batch["attention_mask"])), labels),
+        F.cross_entropy(
+            clf.head(
+                mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+            ),
+            labels,
+        ),
         query,
     )
     loss.backward()

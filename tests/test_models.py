@@ -63,7 +63,12 @@ def test_gpt_in_training_mode_equals_torch_layers_with_the_same_dropout():
     layers = []
     for block in model.blocks:
         ref = nn.TransformerEncoderLayer(
-            8, 2, 32, dropout=0.1, activation=gelu_tanh, batch_first=True,
+            8,
+            2,
+            32,
+            dropout=0.1,
+            activation=gelu_tanh,
+            batch_first=True,
             norm_first=True,
         ).double()
         with torch.no_grad():

@@ -131,8 +131,13 @@ def test_draw_heads_draws_every_head_and_the_chosen_one_large():
 
 def test_plot_attention_scaling_lines_and_the_quadratic_reference():
     rows = [
-        dict(T=t, path=p, seconds=(1e-3 if p == "teaching" else 5e-4) * t,
-             peak_bytes=t * t * (4 if p == "teaching" else 1), weights_bytes=t * t)
+        dict(
+            T=t,
+            path=p,
+            seconds=(1e-3 if p == "teaching" else 5e-4) * t,
+            peak_bytes=t * t * (4 if p == "teaching" else 1),
+            weights_bytes=t * t,
+        )
         for t in (64, 128, 256)
         for p in ("teaching", "fused")
     ]
@@ -219,8 +224,12 @@ def test_draw_schedule_draws_warmup_then_cosine():
 def test_draw_losses_draws_raw_smoothed_and_validation_losses():
     steps = list(range(1, 41))
     losses = [3.0 - 0.05 * s + 0.3 * (-1) ** s for s in steps]
-    history = {"step": steps, "train_loss": losses, "eval_step": [20, 40],
-               "val_loss": [2.5, 1.9]}
+    history = {
+        "step": steps,
+        "train_loss": losses,
+        "eval_step": [20, 40],
+        "val_loss": [2.5, 1.9],
+    }
     fig = viz.draw_losses(history, max_steps=50)
     ax = fig.axes[0]
     raw, smooth, val = ax.lines

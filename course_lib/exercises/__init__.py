@@ -111,11 +111,10 @@ def check(exercise_id: str, answer, quiet: bool = False) -> Result:
         result = Result(exercise_id, False, str(failure))
     except Exception as error:
         if not _raised_in_answer(error):
-            if hasattr(error, "add_note"):  # Python 3.11+
-                error.add_note(
-                    f"This error comes from the checker of {exercise_id!r}, not from "
-                    "inside your answer: a bug in the course. Please report it."
-                )
+            error.add_note(
+                f"This error comes from the checker of {exercise_id!r}, not from "
+                "inside your answer: a bug in the course. Please report it."
+            )
             raise
         # the learner's code raised: say so, not a traceback
         result = Result(
