@@ -15,8 +15,10 @@ ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS   ?= $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard notebooks/solutions/*.ipynb))
 
 # A second environment with Colab's Python and versions, the lowest the course claims
-# (requirements-colab.txt). pyenv's Python 3.13 where there is one; else COLAB_PYTHON=...
-COLAB_PYTHON ?= $(shell pyenv prefix 3.13.0 2>/dev/null || echo /usr/bin)/bin/python3
+# (requirements-colab.txt): pyenv's Python 3.13 (found with or without pyenv on PATH),
+# else a python3.13 on PATH; name another with COLAB_PYTHON=...
+COLAB_PYTHON ?= $(firstword $(wildcard $(shell pyenv prefix 3.13.0 2>/dev/null)/bin/python3 \
+                  $(HOME)/.pyenv/versions/3.13.*/bin/python3) python3.13)
 COLAB_VENV   ?= .venv-colab
 COLAB_STAMP  := $(COLAB_VENV)/.course-installed
 
