@@ -17,7 +17,7 @@ NOTEBOOKS   ?= $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard notebooks
 # A second environment with Colab's Python and versions, the lowest the course claims
 # (requirements-colab.txt): pyenv's Python 3.13 (found with or without pyenv on PATH),
 # else a python3.13 on PATH; name another with COLAB_PYTHON=...
-COLAB_PYTHON ?= $(firstword $(wildcard $(shell pyenv prefix 3.13.0 2>/dev/null)/bin/python3 \
+COLAB_PYTHON ?= $(firstword $(wildcard $(addsuffix /bin/python3,$(shell pyenv prefix 3.13.0 2>/dev/null)) \
                   $(HOME)/.pyenv/versions/3.13.*/bin/python3) python3.13)
 COLAB_VENV   ?= .venv-colab
 COLAB_STAMP  := $(COLAB_VENV)/.course-installed
