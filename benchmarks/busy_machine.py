@@ -23,10 +23,11 @@ import time
 
 STEP = r"""
 import json, sys, time, torch
-from course_lib.models import GPT, GPTConfig
+from course_lib.gpt import GPT, GPTConfig
 torch.set_num_threads(int(sys.argv[1]))
 torch.manual_seed(0)
-model = GPT(GPTConfig(vocab_size=103, block_size=64, n_layer=4, n_head=4, n_embd=128))
+config = GPTConfig(103, 64, num_layers=4, num_heads=4, d_model=128)
+model = GPT(config)
 opt = torch.optim.AdamW(model.parameters(), 1e-3)
 x = torch.randint(0, 103, (16, 64)); y = torch.randint(0, 103, (16, 64))
 def step():

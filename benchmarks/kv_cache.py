@@ -17,7 +17,7 @@ import time
 import torch
 
 from course_lib.generation import generate
-from course_lib.models import GPT, GPTConfig
+from course_lib.gpt import GPT, GPTConfig
 
 
 def tokens_per_second(model, prompt, n, use_cache, repeats):
@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[64, 256, 512])
     parser.add_argument("--prompt", type=int, default=16, help="prompt length")
     parser.add_argument("--repeats", type=int, default=2, help="best of N runs")
-    parser.add_argument("--n-layer", type=int, default=4)
-    parser.add_argument("--n-head", type=int, default=4)
-    parser.add_argument("--n-embd", type=int, default=128)
+    parser.add_argument("--num-layers", type=int, default=4)
+    parser.add_argument("--num-heads", type=int, default=4)
+    parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -45,9 +45,9 @@ def main() -> None:
     config = GPTConfig(
         vocab_size=65,
         block_size=args.prompt + max(args.lengths),
-        n_layer=args.n_layer,
-        n_head=args.n_head,
-        n_embd=args.n_embd,
+        num_layers=args.num_layers,
+        num_heads=args.num_heads,
+        d_model=args.d_model,
     )
     model = GPT(config).eval()
     prompt = torch.randint(0, 65, (1, args.prompt))

@@ -6,7 +6,7 @@ torch.compile (float32), on chapter 07's shape (nanoGPT's CPU recipe).
     python benchmarks/mixed_precision.py --threads 1      # steadier on a busy machine
     python benchmarks/mixed_precision.py --cold           # compile with an empty cache
 
-Shape: n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0,
+Shape: num_layers=4, num_heads=4, d_model=128, block_size=64, batch_size=12, dropout=0,
 the built-in character corpus, AdamW. A step is forward + backward + optimizer
 step. Each mode starts from the same weights and sees the same batches. For
 torch.compile the first step is timed on its own (tracing, Inductor's code
@@ -29,8 +29,9 @@ import time
 
 import torch
 
-from course_lib.data import get_batch, load_corpus, train_val_split
-from course_lib.models import GPT, GPTConfig
+from course_lib.batching import get_batch, train_val_split
+from course_lib.corpora import load_corpus
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
 
 MODES = ("float32", "bfloat16", "compiled")
@@ -99,9 +100,9 @@ def main() -> None:
     config = GPTConfig(
         vocab_size=tok.vocab_size,
         block_size=64,
-        n_layer=4,
-        n_head=4,
-        n_embd=128,
+        num_layers=4,
+        num_heads=4,
+        d_model=128,
         dropout=0.0,
     )
     g = torch.Generator().manual_seed(0)

@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --iters 200
     python benchmarks/train_throughput.py --target-val-loss 1.486
 
-Shape: n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0,
+Shape: num_layers=4, num_heads=4, d_model=128, block_size=64, batch_size=12, dropout=0,
 AdamW lr 1e-3, on a character corpus (``--text-file``, default the built-in one).
 It runs ``course_lib.training.train`` itself, the loop chapter 07 teaches. Prints
 ms/iter, tokens/s and the final train/val losses; the last line is one JSON
@@ -26,8 +26,9 @@ import time
 
 import torch
 
-from course_lib.data import load_corpus, train_val_split
-from course_lib.models import GPT, GPTConfig
+from course_lib.batching import train_val_split
+from course_lib.corpora import load_corpus
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
 from course_lib.training import TrainConfig, evaluate, train
 
@@ -51,9 +52,9 @@ def main() -> None:
     shape = GPTConfig(
         vocab_size=tok.vocab_size,
         block_size=64,
-        n_layer=4,
-        n_head=4,
-        n_embd=128,
+        num_layers=4,
+        num_heads=4,
+        d_model=128,
         dropout=0.0,
     )
     torch.manual_seed(1337)

@@ -500,32 +500,3 @@ def load_checkpoint(
     if generator is not None and "rng.generator" in tensors:
         generator.set_state(tensors["rng.generator"])
     return meta
-
-
-def load_gpt(path: str | os.PathLike):
-    """``(GPT, meta)`` rebuilt from a checkpoint's ``model_config``, verified."""
-    from course_lib.models import GPT, GPTConfig
-
-    meta, _ = read_checkpoint(path)
-    if meta.get("model_class") != "GPT":
-        raise CheckpointError(f"{path} holds a {meta.get('model_class')}, not a GPT.")
-    model = GPT(GPTConfig(**meta["model_config"]))
-    load_checkpoint(path, model, restore_rng=False)
-    return model.eval(), meta
-
-
-def load_reference_gpt():
-    """The course's trained character-level GPT (``data/gpt_pydocs``, see
-    ``data/README.md``): ``(model in eval mode, CharTokenizer, meta)``."""
-    from course_lib.data import course_file
-    from course_lib.tokenizers import CharTokenizer
-
-    reference = course_file("gpt_pydocs.json").with_suffix("")  # data/gpt_pydocs
-    model, meta = load_gpt(reference)
-    tokenizer = CharTokenizer.load(course_file("gpt_pydocs.tokenizer.json"))
-    if tokenizer.vocab_size != model.config.vocab_size:
-        raise CheckpointError(
-            f"{reference}.tokenizer.json has {tokenizer.vocab_size} characters, the "
-            f"model expects {model.config.vocab_size}."
-        )
-    return model, tokenizer, meta

@@ -13,15 +13,13 @@ ranks meet).
 - :func:`setup`: start the process group when torchrun started us (gloo on the CPU,
   NCCL on CUDA); a single process gets ``Context()`` and nothing changes.
 - :func:`wrap`: the model in DDP, or the model itself in a single process.
-- :func:`rank_batches`: the global batch of one optimizer step, drawn from the same
-  seeded generator on every rank, and this rank's micro-batches of it; so N ranks of
-  batch B see exactly what one process of batch N*B sees.
 - :func:`all_reduce_mean`, :func:`barrier`, :func:`is_main`, :func:`cleanup`.
+
+How each rank takes its slice of a batch is ``course_lib.batching.rank_batches``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -181,45 +179,3 @@ def cleanup() -> None:
     """End the process group, if one was started (call once, at the end)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def rank_batches(data, config, context: Context = Context(), name="train_data"):
-    """``draw(generator) -> [(x, y), ...]``: this rank's ``config.grad_accum_steps``
-    micro-batches of one optimizer step.
-
-    Every rank draws the *global* batch of ``world_size * grad_accum_steps *
-    batch_size`` windows with the same seeded generator, so the generators stay in
-    step, and keeps its own rows: rank ``r`` takes micro-batches ``r*k .. r*k+k-1``.
-    For a token tensor that is exactly the batch one process would draw with
-    ``batch_size * world_size * k``. A callable ``batch_fn`` is called ``world_size *
-    k`` times per step by every rank, and each keeps its ``k`` calls. One process with
-    ``k = 1`` draws exactly what ``batch_source`` draws.
-    """
-    from course_lib.training import (  # (training imports this module)
-        _check_train_config,
-        batch_source,
-    )
-
-    _check_train_config(config, "rank_batches")
-    _check_context(context, "rank_batches")
-
-    k, B, r = config.grad_accum_steps, config.batch_size, context.rank
-    n = k * context.world_size  # micro-batches in one optimizer step, all ranks
-    if n == 1:
-        batch_fn = batch_source(data, config, name)
-        return lambda generator: [batch_fn(generator)]
-    if callable(data):
-
-        def draw_calls(generator):
-            calls = [data(generator) for _ in range(n)]  # all of them: stay in step
-            return calls[r * k : (r + 1) * k]
-
-        return draw_calls
-    whole = batch_source(data, dataclasses.replace(config, batch_size=n * B), name)
-
-    def draw_slice(generator):
-        x, y = whole(generator)  # (n * B, T) each: the global batch
-        mine = slice(r * k * B, (r + 1) * k * B)  # this rank's k * B rows
-        return list(zip(x[mine].split(B), y[mine].split(B), strict=True))
-
-    return draw_slice

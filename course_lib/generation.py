@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from course_lib.checks import check_id_tensor, check_token_ids
+
 # ----------------------------------------------------------------------- validation
 
 
@@ -196,7 +198,7 @@ def generate(
 ) -> Tensor:
     """Extend ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens: ``-> (B, T + N)``.
 
-    ``model`` is a :class:`course_lib.models.GPT` (anything with ``config.block_size``,
+    ``model`` is a :class:`course_lib.gpt.GPT` (anything with ``config.block_size``,
     ``config.vocab_size``, ``forward(idx, caches=...) -> (logits, _)`` and
     ``new_caches()``). The model only ever sees the last ``block_size`` tokens: a
     longer prompt is cropped to its last ``block_size`` tokens for the forward pass
@@ -227,17 +229,11 @@ def generate(
     _check_top_p(top_p)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}.")
-    if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
-        shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
-        raise ValueError(f"idx must be a non-empty (B, T) tensor of ids, got {shape}.")
-    if idx.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"idx must hold integer token ids, got dtype {idx.dtype}.")
+    check_id_tensor(idx, "idx", dims=2)
+    if idx.shape[1] == 0:
+        raise ValueError("idx must be a non-empty (B, T) tensor of ids, got T = 0.")
     V, block_size = model.config.vocab_size, model.config.block_size
-    if idx.min() < 0 or idx.max() >= V:
-        raise ValueError(
-            f"idx holds ids in [{int(idx.min())}, {int(idx.max())}], expected "
-            f"[0, {V}) for vocab_size={V}."
-        )
+    check_token_ids(idx, V, "idx")  # once: the loop then feeds sampled ids only
     was_training = model.training
     model.eval()
     try:

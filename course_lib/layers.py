@@ -19,12 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.attention import (
-    KVCache,
-    MultiHeadAttention,
-    _is_int,
-    copy_mha_from_torch,
-)
+from course_lib.checks import check_dropout, check_sizes, is_int
+from course_lib.multi_head import KVCache, MultiHeadAttention, copy_mha_from_torch
 
 ACTIVATIONS = {
     "relu": F.relu,  # the paper
@@ -33,26 +29,13 @@ ACTIVATIONS = {
 }
 
 
-def _activation(name: str):
+def get_activation(name: str):
+    """The function named ``name`` in ``ACTIVATIONS``."""
     if name not in ACTIVATIONS:
         raise ValueError(
             f"activation={name!r} is not one of {', '.join(map(repr, ACTIVATIONS))}."
         )
     return ACTIVATIONS[name]
-
-
-def _check_sizes(where: str, **sizes) -> None:
-    """Every size must be an int >= 1 (a width, a length, a count)."""
-    for name, value in sizes.items():
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{where}: {name} must be an int >= 1, got {value!r}.")
-
-
-def _check_dropout(dropout, where: str) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise ValueError(f"{where}: dropout must be a number, got {dropout!r}.")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{where}: dropout must be in [0, 1), got {dropout!r}.")
 
 
 # --- positional encodings (chapter 02) ------------------------------------------------
@@ -96,12 +79,12 @@ class LearnedPositions(nn.Module):
 
     def __init__(self, max_len: int, C: int):
         super().__init__()
-        _check_sizes("LearnedPositions", max_len=max_len, C=C)
+        check_sizes("LearnedPositions", max_len=max_len, C=C)
         self.max_len = max_len
         self.weight = nn.Parameter(torch.randn(max_len, C) * 0.02)  # (max_len, C)
 
     def forward(self, T: int) -> torch.Tensor:
-        if not _is_int(T) or not 1 <= T <= self.max_len:
+        if not is_int(T) or not 1 <= T <= self.max_len:
             raise ValueError(
                 f"LearnedPositions: T={T} positions asked, this table holds "
                 f"1..{self.max_len} (max_len)."
@@ -128,10 +111,10 @@ class FeedForward(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_sizes("FeedForward", d_model=d_model, d_ff=d_ff)
-        _check_dropout(dropout, "FeedForward")
+        check_sizes("FeedForward", d_model=d_model, d_ff=d_ff)
+        check_dropout(dropout, "FeedForward")
         self.activation = activation
-        self._act = _activation(activation)
+        self._act = get_activation(activation)
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
@@ -151,7 +134,7 @@ class EncoderBlock(nn.Module):
     LayerNorm (after the sum when ``norm_first=False``, before the sub-layer when True).
 
     With ``norm_first=True``, ``activation="gelu_tanh"`` and ``is_causal=True`` this is
-    exactly a GPT-2 block; ``course_lib.models.GPT`` stacks it.
+    exactly a GPT-2 block; ``course_lib.gpt.GPT`` stacks it.
     """
 
     def __init__(

@@ -28,7 +28,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from course_lib.attention import _is_int, scaled_dot_product_attention
+from course_lib.attention import scaled_dot_product_attention
+from course_lib.checks import is_int as _is_int
 
 
 def _check_callable(fn, where: str) -> None:

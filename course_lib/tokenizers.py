@@ -6,8 +6,9 @@
   2019), each pre-token becomes its UTF-8 bytes (ids 0-255), and learned merges glue
   frequent neighbouring pairs into new ids (Sennrich et al., 2016). Any text
   round-trips, Chinese and emoji included, because every byte has an id.
-- :func:`to_hf_tokenizer`: either of ours as a ``transformers.PreTrainedTokenizerFast``
-  that encodes and decodes exactly like it (chapter 10).
+
+(``course_lib.hf.to_hf_tokenizer`` turns either into a Hugging Face tokenizer that
+encodes and decodes exactly like it, chapter 10.)
 
 Both tokenizers have ``encode(str) -> list[int]``, ``decode(list[int]) -> str``,
 ``vocab_size``, and ``save(path)`` / ``load(path)`` to and from JSON.
@@ -274,48 +275,6 @@ def bytes_to_unicode() -> dict[int, str]:
             mapping[b] = chr(256 + extra)
             extra += 1
     return mapping
-
-
-def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
-    """``tok`` as a ``transformers.PreTrainedTokenizerFast`` with the same ids.
-
-    ``hf(text)["input_ids"] == tok.encode(text)`` and ``hf.decode(ids) ==
-    tok.decode(ids)``. No special tokens are added.
-    """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    if isinstance(tok, CharTokenizer):
-        # The unknown token is never produced for text ``tok`` can encode; it is
-        # there because WordLevel needs one.
-        backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=tok.chars[0]))
-        # one piece per character (``\X`` would keep combining marks together)
-        backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")
-        backend.decoder = decoders.Fuse()
-    elif isinstance(tok, BPETokenizer):
-        byte_char = bytes_to_unicode()
-
-        def as_str(token: bytes) -> str:
-            return "".join(byte_char[b] for b in token)
-
-        vocab = {as_str(token): i for i, token in enumerate(tok.vocab)}
-        merges = [(as_str(tok.vocab[a]), as_str(tok.vocab[b])) for a, b in tok.merges]
-        backend = Tokenizer(models.BPE(vocab, merges))
-        backend.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(Regex(tok.pattern), "isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        )
-        backend.decoder = decoders.ByteLevel()
-    else:
-        raise ValueError(
-            "to_hf_tokenizer: expected a CharTokenizer or BPETokenizer, got "
-            f"{type(tok).__name__}."
-        )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, clean_up_tokenization_spaces=False
-    )
 
 
 def _check_pair(pair, where: str) -> None:

@@ -27,13 +27,15 @@ from pathlib import Path
 import torch
 
 from course_lib import distributed
-from course_lib.data import load_corpus, train_val_split
-from course_lib.models import GPT, GPTConfig
+from course_lib.batching import train_val_split
+from course_lib.checkpoints import load_checkpoint
+from course_lib.corpora import load_corpus
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
-from course_lib.training import TrainConfig, load_checkpoint, train
+from course_lib.training import TrainConfig, train
 from course_lib.utils import get_device
 
-MODEL_FLAGS = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0)
+MODEL_FLAGS = dict(num_layers=4, num_heads=4, d_model=128, block_size=128, dropout=0.0)
 
 
 def build_parser() -> argparse.ArgumentParser:

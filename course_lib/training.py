@@ -7,9 +7,9 @@ classifier fed by a batch function (chapters 09-10).
 - :func:`configure_optimizer`: AdamW with decoupled weight decay on matrices only.
 - :func:`evaluate`, :func:`train`: the loop itself, returning a history.
 
-Checkpoint I/O lives in ``course_lib.checkpoints`` (re-exported here). Under
-``torchrun`` the same ``train`` runs data-parallel (chapter 11): the helpers for that,
-DDP and the split of each batch over the ranks, live in ``course_lib.distributed``.
+Batches come from ``course_lib.batching``, checkpoints from ``course_lib.checkpoints``.
+Under ``torchrun`` the same ``train`` runs data-parallel (chapter 11): DDP lives in
+``course_lib.distributed``, the split of each batch over the ranks in ``batching``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,9 @@ import torch
 from torch import nn
 
 from course_lib import distributed
-from course_lib.attention import _is_int
-from course_lib.checkpoints import (  # noqa: F401  (re-exported)
-    CheckpointError,
-    load_checkpoint,
-    save_checkpoint,
-)
-from course_lib.data import get_batch
-
-BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+from course_lib.batching import rank_batches
+from course_lib.checkpoints import load_checkpoint, save_checkpoint
+from course_lib.checks import check_sizes, check_token_ids, is_int
 
 
 @dataclass
@@ -64,26 +58,16 @@ class TrainConfig:
                 f"TrainConfig.betas must be a pair (beta1, beta2), got {self.betas!r}."
             )
         self.betas = tuple(self.betas)  # a list from JSON becomes a tuple again
-        for name in (
-            "max_steps",
-            "batch_size",
-            "grad_accum_steps",
-            "block_size",
-            "eval_interval",
-            "eval_steps",
-        ):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(
-                    f"TrainConfig.{name} must be an int >= 1, got {value!r}."
-                )
+        positive = ("max_steps", "batch_size", "grad_accum_steps", "block_size")
+        positive += ("eval_interval", "eval_steps")
+        check_sizes("TrainConfig", **{name: getattr(self, name) for name in positive})
         for name in ("warmup_steps", "seed"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValueError(
                     f"TrainConfig.{name} must be an int >= 0, got {value!r}."
                 )
-        if self.decay_steps is not None and not _is_int(self.decay_steps):
+        if self.decay_steps is not None and not is_int(self.decay_steps):
             raise ValueError(
                 "TrainConfig.decay_steps must be an int or None, got "
                 f"{self.decay_steps!r}."
@@ -139,7 +123,7 @@ def lr_at(step: int, config: TrainConfig) -> float:
     ``decay_steps`` (default ``max_steps``), then ``min_lr``. Raises ``ValueError``
     for a step that is not an int >= 0."""
     _check_train_config(config, "lr_at")
-    if not _is_int(step) or step < 0:
+    if not is_int(step) or step < 0:
         raise ValueError(f"lr_at: step must be an int >= 0, got {step!r}.")
     c = config
     if step < c.warmup_steps:
@@ -177,34 +161,19 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
     return torch.optim.AdamW(groups, foreach=True, **kwargs)
 
 
-def batch_source(data, config: TrainConfig, name: str = "train_data") -> BatchFn:
-    """A batch function from ``data``: a callable ``batch_fn(generator) -> (x, y)``
-    is returned as it is; a 1-D tensor of token ids gives random windows, the same
-    as ``get_batch`` draws."""
-    _check_train_config(config, "batch_source")
-    if callable(data):
-        return data
-    if not isinstance(data, torch.Tensor) or data.dim() != 1:
-        seen = (
-            tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
-        )
-        raise ValueError(
-            f"{name} must be a 1-D tensor of token ids or a callable "
-            f"batch_fn(generator) -> (x, y), got {seen}."
-        )
-    # checks once, drawing from a throwaway generator: the global RNG (dropout's) is
-    # left as it was
-    get_batch(data[: config.block_size + 2], config.block_size, 1, torch.Generator())
-    size = len(data) - config.block_size
-    offsets = torch.arange(config.block_size + 1)
+def _draw(data, config: TrainConfig, context: distributed.Context, name: str):
+    """This rank's micro-batches of each optimizer step (``batching.rank_batches``)."""
+    c = config
+    args = (c.block_size, c.batch_size, c.grad_accum_steps)
+    return rank_batches(data, *args, context.rank, context.world_size, name)
 
-    def batch_fn(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        # the same windows as get_batch, with one gather instead of two
-        starts = torch.randint(size, (config.batch_size,), generator=generator)
-        chunk = data[starts[:, None] + offsets]  # (B, T + 1)
-        return chunk[:, :-1], chunk[:, 1:]  # x, y: (B, T) each
 
-    return batch_fn
+def _check_vocabulary(model: nn.Module, data, name: str) -> None:
+    """Token ids within the model's vocabulary, checked once where the data enters
+    (the forward pass does not read them: that would cost a host sync per step)."""
+    vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
+    if isinstance(data, torch.Tensor) and is_int(vocab_size):
+        check_token_ids(data, vocab_size, name)
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -230,7 +199,7 @@ def evaluate(
     _check_model(model, "evaluate")
     _check_train_config(config, "evaluate")
     context = context or distributed.Context()
-    draw = distributed.rank_batches(data, config, context, "val_data")
+    draw = _draw(data, config, context, "val_data")
     generator = torch.Generator().manual_seed(config.seed + 1)
     was_training = model.training
     model.eval()
@@ -286,8 +255,10 @@ def train(
         )
     device = _device(model)
     context = distributed.setup(device)
-    draw = distributed.rank_batches(train_data, config, context)
-    batch_source(val_data, config, "val_data")
+    draw = _draw(train_data, config, context, "train_data")
+    _draw(val_data, config, context, "val_data")
+    _check_vocabulary(model, train_data, "train_data")  # once, not at every step
+    _check_vocabulary(model, val_data, "val_data")
     optimizer = configure_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     history = {

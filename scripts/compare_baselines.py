@@ -26,8 +26,10 @@ from pathlib import Path
 
 import torch
 
-from course_lib.data import load_corpus, train_val_split
-from course_lib.models import GPT, BigramLanguageModel, GPTConfig, LSTMLanguageModel
+from course_lib.baselines import BigramLanguageModel, LSTMLanguageModel
+from course_lib.batching import train_val_split
+from course_lib.corpora import load_corpus
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
 from course_lib.training import TrainConfig, train
 from course_lib.utils import count_parameters
@@ -36,23 +38,30 @@ from course_lib.utils import count_parameters
 MODELS = {
     "bigram": (lambda V, T: BigramLanguageModel(V), 0.1),
     "LSTM, chapter 01's lr 3e-3": (
-        lambda V, T: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        lambda V, T: LSTMLanguageModel(V, d_model=64, hidden_size=256),
         3e-3,
     ),
     "LSTM, tuned lr 1e-2": (
-        lambda V, T: LSTMLanguageModel(V, n_embd=64, n_hidden=256),
+        lambda V, T: LSTMLanguageModel(V, d_model=64, hidden_size=256),
         1e-2,
     ),
     "GPT 4x128, lr 3e-3": (
         lambda V, T: GPT(
-            GPTConfig(vocab_size=V, block_size=T, n_layer=4, n_head=4, n_embd=128)
+            GPTConfig(
+                vocab_size=V, block_size=T, num_layers=4, num_heads=4, d_model=128
+            )
         ),
         3e-3,
     ),
     "GPT 4x128, dropout 0.1, lr 3e-3": (
         lambda V, T: GPT(
             GPTConfig(
-                vocab_size=V, block_size=T, n_layer=4, n_head=4, n_embd=128, dropout=0.1
+                vocab_size=V,
+                block_size=T,
+                num_layers=4,
+                num_heads=4,
+                d_model=128,
+                dropout=0.1,
             )
         ),
         3e-3,

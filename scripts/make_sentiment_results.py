@@ -15,8 +15,11 @@ import time
 import torch
 from transformers import BertModel
 
-from course_lib.hf import SequenceClassifier, load_minilm
-from course_lib.sentiment import RESULTS, accuracy, batches, sentiment_split
+from course_lib.artefacts import RESULTS
+from course_lib.batching import labelled_batches
+from course_lib.classification import SequenceClassifier, accuracy
+from course_lib.hf import load_minilm
+from course_lib.tasks import sentiment_split
 from course_lib.training import TrainConfig, train
 from course_lib.utils import set_seed
 
@@ -47,7 +50,7 @@ def run(name, model, data, s) -> dict:
     t0 = time.perf_counter()
     history = train(
         model,
-        batches(train_x, train_y, s["batch_size"]),
+        labelled_batches(train_x, train_y, s["batch_size"]),
         lambda generator: (test_x, test_y),  # val loss on the whole test set
         config,
         callbacks=[record],

@@ -18,10 +18,10 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 
 from course_lib import distributed
-from course_lib.models import GPT, GPTConfig
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.training import TrainConfig, train
 
-TINY = GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+TINY = GPTConfig(vocab_size=13, block_size=16, num_layers=2, num_heads=2, d_model=16)
 CONFIG = dict(
     max_steps=6,
     block_size=8,

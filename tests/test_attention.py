@@ -8,14 +8,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import (
-    KVCache,
-    MultiHeadAttention,
     attention_backward,
     causal_mask,
-    copy_mha_from_torch,
     padding_mask,
     scaled_dot_product_attention,
 )
+from course_lib.multi_head import KVCache, MultiHeadAttention, copy_mha_from_torch
 
 TOL = {
     torch.float64: dict(rtol=1e-10, atol=1e-10),

@@ -12,21 +12,19 @@ import torch
 from safetensors.torch import load_file
 
 from course_lib import checkpoints
+from course_lib.artefacts import course_file, load_gpt, load_reference_gpt
 from course_lib.checkpoints import (
     CheckpointError,
     Sidecar,
     checkpoint_paths,
     load_checkpoint,
-    load_gpt,
-    load_reference_gpt,
     read_sidecar,
     save_checkpoint,
 )
-from course_lib.data import course_file
-from course_lib.models import GPT, GPTConfig
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.training import TrainConfig, configure_optimizer
 
-TINY = GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+TINY = GPTConfig(vocab_size=13, block_size=16, num_layers=2, num_heads=2, d_model=16)
 
 
 def new_model(seed=0):

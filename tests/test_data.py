@@ -8,22 +8,15 @@ import platform
 import subprocess
 import sys
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from course_lib import data
-from course_lib.data import (
-    REMOTE_CORPORA,
-    RemoteCorpus,
-    TokenDataset,
-    get_batch,
-    load_corpus,
-    train_val_split,
-)
+from course_lib import corpora
+from course_lib.batching import TokenDataset, get_batch, train_val_split
+from course_lib.corpora import REMOTE_CORPORA, RemoteCorpus, load_corpus
 
 # sha256 of the UTF-8 text that CPython 3.11.7's pydoc_data.topics gives, joined in
 # sorted key order. Written here by hand, not read from the library's constant, so a
@@ -67,7 +60,7 @@ def test_damaged_shipped_corpus_is_refused(tmp_path, monkeypatch):
 
     bad = tmp_path / "pydocs.txt.gz"
     bad.write_bytes(gzip.compress(b"not the corpus"))
-    monkeypatch.setattr(data, "course_file", lambda name: bad)
+    monkeypatch.setattr(corpora, "course_file", lambda name: bad)
     with pytest.raises(ValueError, match="damaged"):
         load_corpus()
 
@@ -121,14 +114,14 @@ def test_checksum_mismatch_deletes_the_file_and_says_so(fake_remote, monkeypatch
     monkeypatch.setitem(REMOTE_CORPORA, "fake", bad)
     with pytest.raises(ValueError, match="sha256.*partial file was deleted"):
         load_corpus("fake")
-    assert list(data.cache_dir().iterdir()) == []  # no partial or temporary file
+    assert list(corpora.cache_dir().iterdir()) == []  # no partial or temporary file
 
 
 def test_offline_error_names_url_and_manual_path(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(torch.hub, "urlopen", offline)  # download_url_to_file's
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
     url = REMOTE_CORPORA["tinyshakespeare"].url
     with pytest.raises(ConnectionError) as info:
@@ -213,7 +206,7 @@ def test_token_dataset_needs_one_more_token_for_the_last_target():
 
 
 def test_course_file_finds_shipped_artefacts_and_names_a_missing_one():
-    from course_lib.data import course_file
+    from course_lib.artefacts import course_file
 
     assert course_file("README.md").name == "README.md"
     with pytest.raises(FileNotFoundError, match="no_such_file.json is missing"):
@@ -226,7 +219,7 @@ def test_shipped_artefacts_are_packaged_for_pip_installs():
     import fnmatch
     import tomllib
 
-    from course_lib.data import course_file
+    from course_lib.artefacts import course_file
 
     root = Path(__file__).resolve().parent.parent
     setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_lib.data import (
+from course_lib.tasks import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
@@ -11,7 +11,7 @@ from course_lib.data import (
     toy_translation,
     translate,
     translation_pairs,
-    translation_vocab,
+    translation_tokenizer,
 )
 
 
@@ -113,4 +113,4 @@ def test_toy_translation_tensors_hold_the_pairs():
         assert (row[:n] != PAD_ID).all() and (row[n:] == PAD_ID).all()
     assert vocab.encode("the dog") == [3, 11]
     with pytest.raises(ValueError, match="not in the vocabulary"):
-        translation_vocab().encode("the unicorn")
+        translation_tokenizer().encode("the unicorn")

@@ -14,9 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from course_lib import distributed
-from course_lib.distributed import Context, rank_batches
-from course_lib.models import GPT
-from course_lib.training import TrainConfig, load_checkpoint, train
+from course_lib.batching import rank_batches
+from course_lib.checkpoints import load_checkpoint
+from course_lib.distributed import Context
+from course_lib.gpt import GPT
+from course_lib.training import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ddp_worker import CONFIG, TINY, data  # noqa: E402
@@ -30,18 +32,12 @@ def cfg(**overrides):
 
 def test_ranks_slice_the_batch_one_process_would_draw():
     tokens, B, k = data(), 3, 2
-    one = rank_batches(tokens, cfg(batch_size=2 * k * B))(
-        torch.Generator().manual_seed(5)
-    )
+    one = rank_batches(tokens, 8, 2 * k * B)(torch.Generator().manual_seed(5))
     assert len(one) == 1
     parts, states = [], []
     for rank in range(2):
         g = torch.Generator().manual_seed(5)
-        micro = rank_batches(
-            tokens,
-            cfg(batch_size=B, grad_accum_steps=k),
-            Context(rank=rank, world_size=2),
-        )(g)
+        micro = rank_batches(tokens, 8, B, k, rank=rank, world_size=2)(g)
         assert len(micro) == k and all(x.shape == (B, 8) for x, _ in micro)
         parts += micro
         states.append(g.get_state())
@@ -57,7 +53,7 @@ def test_callable_batches_are_dealt_out_in_order():
         i = next(counter)
         return torch.tensor([i]), torch.tensor([i])
 
-    draw = rank_batches(batch_fn, cfg(grad_accum_steps=2), Context(1, 2))
+    draw = rank_batches(batch_fn, 8, 4, grad_accum_steps=2, rank=1, world_size=2)
     assert [int(x) for x, _ in draw(None)] == [2, 3]  # calls 0, 1 belong to rank 0
     assert [int(x) for x, _ in draw(None)] == [6, 7]
 
@@ -191,11 +187,11 @@ def test_cli_under_torchrun_prints_once_and_matches_one_process(tmp_path):
     flags = [
         "--text-file",
         str(text),
-        "--n-layer",
+        "--num-layers",
         "1",
-        "--n-head",
+        "--num-heads",
         "2",
-        "--n-embd",
+        "--d-model",
         "16",
         "--block-size",
         "8",

@@ -3,8 +3,9 @@ diagnosis."""
 
 import torch
 
-from course_lib.attention import MultiHeadAttention, scaled_dot_product_attention
+from course_lib.attention import scaled_dot_product_attention
 from course_lib.exercises import check
+from course_lib.multi_head import MultiHeadAttention
 
 
 def split(x, H):

@@ -16,11 +16,11 @@ from course_lib.generation import (
     top_k_filter,
     top_p_filter,
 )
-from course_lib.models import GPT, GPTConfig
+from course_lib.gpt import GPT, GPTConfig
 
 # dropout > 0: generate must switch it off (eval mode) whatever mode the model is in
 TINY = GPTConfig(
-    vocab_size=13, block_size=12, n_layer=2, n_head=2, n_embd=16, dropout=0.1
+    vocab_size=13, block_size=12, num_layers=2, num_heads=2, d_model=16, dropout=0.1
 )
 
 

@@ -9,29 +9,28 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from course_lib.classification import GPTEncoder, SequenceClassifier, mean_pool
 from course_lib.generation import generate
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.hf import (
     GPT2_NAME_MAP,
-    GPTEncoder,
-    SequenceClassifier,
     _pairs,
     from_hf_gpt2,
-    mean_pool,
     name_table,
     to_hf_gpt2,
+    to_hf_tokenizer,
 )
-from course_lib.models import GPT, GPTConfig
-from course_lib.tokenizers import CharTokenizer, to_hf_tokenizer
+from course_lib.tokenizers import CharTokenizer
 
 # With dropout, so that a model left in training mode (ours or HF's) gives random
 # logits and fails the comparisons below, which run in eval mode.
 CONFIGS = [
-    GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=1, n_embd=8),
-    GPTConfig(37, block_size=24, n_layer=2, n_head=2, n_embd=16, dropout=0.1),
-    GPTConfig(65, block_size=32, n_layer=3, n_head=4, n_embd=32, dropout=0.1),
-    GPTConfig(50, block_size=20, n_layer=2, n_head=3, n_embd=24, dropout=0.2),
+    GPTConfig(vocab_size=11, block_size=16, num_layers=1, num_heads=1, d_model=8),
+    GPTConfig(37, block_size=24, num_layers=2, num_heads=2, d_model=16, dropout=0.1),
+    GPTConfig(65, block_size=32, num_layers=3, num_heads=4, d_model=32, dropout=0.1),
+    GPTConfig(50, block_size=20, num_layers=2, num_heads=3, d_model=24, dropout=0.2),
 ]
-IDS = [f"V{c.vocab_size}-L{c.n_layer}-H{c.n_head}-C{c.n_embd}" for c in CONFIGS]
+IDS = [f"V{c.vocab_size}-L{c.num_layers}-H{c.num_heads}-C{c.d_model}" for c in CONFIGS]
 
 
 def _random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
@@ -65,7 +64,7 @@ def test_from_hf_gives_equal_logits(config):
         for p in hf.parameters():
             p.add_(0.1 * torch.randn_like(p))
     ours = from_hf_gpt2(hf.eval()).eval()
-    assert isinstance(ours, GPT) and ours.config.n_head == config.n_head
+    assert isinstance(ours, GPT) and ours.config.num_heads == config.num_heads
     idx = torch.randint(0, config.vocab_size, (2, config.block_size))
     with torch.no_grad():
         torch.testing.assert_close(ours(idx)[0], hf(idx).logits, rtol=1e-5, atol=1e-5)
@@ -164,7 +163,7 @@ def test_attention_weights_equal_hf_output_attentions():
     with torch.no_grad():
         expected = hf(idx, output_attentions=True).attentions
     got = ours.attention_weights(idx)
-    assert len(got) == len(expected) == config.n_layer
+    assert len(got) == len(expected) == config.num_layers
     for mine, theirs in zip(got, expected, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
 
@@ -182,7 +181,9 @@ def test_initialisation_has_gpt2s_statistics():
     """Our GPT's initial weights have the spread of transformers' own GPT-2 init,
     tensor for tensor: N(0, 0.02), the residual projections scaled by
     1/sqrt(2 n_layer), zero biases, LayerNorms at 1 and 0."""
-    config = GPTConfig(vocab_size=300, block_size=64, n_layer=8, n_head=4, n_embd=96)
+    config = GPTConfig(
+        vocab_size=300, block_size=64, num_layers=8, num_heads=4, d_model=96
+    )
     torch.manual_seed(0)
     ours = GPT(config).state_dict()
     theirs = GPT2LMHeadModel(
@@ -195,7 +196,7 @@ def test_initialisation_has_gpt2s_statistics():
             activation_function="gelu_new",
         )
     ).state_dict()
-    for names, hf_name, _ in _pairs(config.n_layer):
+    for names, hf_name, _ in _pairs(config.num_layers):
         mine = torch.cat([ours[n].flatten() for n in names])
         ref = theirs[hf_name].flatten()
         assert abs(mine.mean() - ref.mean()) < 0.01, hf_name
@@ -207,7 +208,7 @@ def test_initialisation_has_gpt2s_statistics():
 
 def test_hf_config_has_small_special_ids_and_dropouts():
     config = GPTConfig(
-        vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.1
+        vocab_size=11, block_size=8, num_layers=1, num_heads=1, d_model=8, dropout=0.1
     )
     hf = to_hf_gpt2(GPT(config))
     c = hf.config
@@ -218,7 +219,7 @@ def test_hf_config_has_small_special_ids_and_dropouts():
 
 def test_bias_false_is_a_value_error_naming_the_field():
     config = GPTConfig(
-        vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, bias=False
+        vocab_size=11, block_size=8, num_layers=1, num_heads=1, d_model=8, bias=False
     )
     with pytest.raises(ValueError, match="bias=False"):
         to_hf_gpt2(GPT(config))
@@ -227,9 +228,7 @@ def test_bias_false_is_a_value_error_naming_the_field():
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("activation_function", "relu"),
-        ("layer_norm_epsilon", 1e-6),
-        ("n_inner", 20),
+        ("activation_function", "silu"),
         ("scale_attn_by_inverse_layer_idx", True),
         ("resid_pdrop", 0.3),
     ],
@@ -241,6 +240,30 @@ def test_unmappable_hf_config_is_a_value_error_naming_the_field(field, value):
         from_hf_gpt2(hf)
 
 
+@pytest.mark.parametrize(
+    "field, value, ours",
+    [
+        ("activation_function", "relu", ("activation", "relu")),
+        ("activation_function", "gelu", ("activation", "gelu")),
+        ("layer_norm_epsilon", 1e-3, ("layer_norm_eps", 1e-3)),
+        ("n_inner", 20, ("d_ff", 20)),
+    ],
+)
+def test_gpt2_variants_map_through_the_config_fields(field, value, ours):
+    """GPTConfig holds the feed-forward width, activation and LayerNorm epsilon, so
+    a GPT-2 that changes them maps both ways with equal logits."""
+    torch.manual_seed(0)
+    kwargs = dict(vocab_size=11, n_positions=8, n_embd=8, n_layer=2, n_head=2)
+    hf = GPT2LMHeadModel(GPT2Config(**kwargs, **{field: value})).eval()
+    model = from_hf_gpt2(hf)
+    assert getattr(model.config, ours[0]) == ours[1]
+    idx = torch.randint(0, 11, (2, 8))
+    torch.testing.assert_close(model(idx)[0], hf(idx).logits)
+    back = to_hf_gpt2(model)
+    assert getattr(back.config, field) == value or field == "activation_function"
+    torch.testing.assert_close(back(idx).logits, hf(idx).logits)
+
+
 def test_not_a_gpt_is_a_value_error():
     with pytest.raises(ValueError, match="course_lib GPT"):
         to_hf_gpt2(torch.nn.Linear(2, 2))
@@ -249,7 +272,7 @@ def test_not_a_gpt_is_a_value_error():
 def test_name_table_covers_every_parameter_of_both_models():
     config = CONFIGS[1]
     ours, hf = _random_gpt(config), to_hf_gpt2(_random_gpt(config))
-    table = name_table(config.n_layer)
+    table = name_table(config.num_layers)
     our_names = {o.replace("{q,k,v}", p) for o, _, _ in table for p in "qkv"}
     assert set(ours.state_dict()) <= our_names
     assert set(hf.state_dict()) == {t for _, t, _ in table}
@@ -316,7 +339,7 @@ def test_sequence_classifier_logits_and_loss():
 def test_sequence_classifier_reads_the_width_from_a_gpt_and_checks_input():
     gpt = _random_gpt(CONFIGS[0])
     clf = SequenceClassifier(GPTEncoder(gpt), 2)
-    assert clf.head.in_features == CONFIGS[0].n_embd
+    assert clf.head.in_features == CONFIGS[0].d_model
     ids = torch.randint(0, CONFIGS[0].vocab_size, (2, 5))
     hidden = GPTEncoder(gpt)(ids)
     # the GPT without its output layer: through the tied output matrix, its logits

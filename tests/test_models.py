@@ -8,22 +8,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask, padding_mask
+from course_lib.baselines import BigramLanguageModel, LSTMLanguageModel
+from course_lib.gpt import GPT, GPTConfig
 from course_lib.layers import copy_block_from_torch
-from course_lib.models import (
-    GPT,
-    BigramLanguageModel,
-    GPTConfig,
-    LSTMLanguageModel,
-    Transformer,
-    TransformerConfig,
-    copy_from_torch,
-)
+from course_lib.transformer import Transformer, TransformerConfig, copy_from_torch
 from course_lib.utils import count_parameters
 
 # dropout > 0: a test that needs determinism calls .eval(), and the tests of training
 # mode see the randomness
 TINY = GPTConfig(
-    vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8, dropout=0.1
+    vocab_size=11, block_size=16, num_layers=2, num_heads=2, d_model=8, dropout=0.1
 )
 
 
@@ -152,9 +146,9 @@ def test_gpt_bad_input_is_a_clear_error(idx, match):
 
 
 def test_gpt_config_validates():
-    with pytest.raises(ValueError, match="n_embd=10 must be divisible by n_head=3"):
-        GPTConfig(n_embd=10, n_head=3)
-    with pytest.raises(ValueError, match="block_size must be a positive int"):
+    with pytest.raises(ValueError, match="d_model=10 must be divisible by num_heads=3"):
+        GPTConfig(d_model=10, num_heads=3)
+    with pytest.raises(ValueError, match="block_size must be an int >= 1"):
         GPTConfig(block_size=0)
 
 
@@ -471,7 +465,7 @@ def lstm_by_hand(model, x):
 @pytest.mark.parametrize("n_layers", [1, 2])
 def test_lstm_equals_the_equations_by_hand(n_layers):
     torch.manual_seed(0)
-    model = LSTMLanguageModel(V, n_embd=6, n_hidden=8, n_layers=n_layers)
+    model = LSTMLanguageModel(V, d_model=6, hidden_size=8, num_layers=n_layers)
     x, y = ids(seed=2), ids(seed=3)
     logits, loss = model(x, y)
     expected = lstm_by_hand(model, x)
@@ -495,13 +489,17 @@ def test_lstm_is_causal():
 @pytest.mark.parametrize("cls", [BigramLanguageModel, LSTMLanguageModel])
 def test_language_models_reject_bad_input(cls):
     model = cls(V)
-    with pytest.raises(ValueError, match=r"\(B, T\) tensor of ids, got \(7,\)"):
+    with pytest.raises(
+        ValueError, match=r"idx must be \(B, T\) token ids, got shape \(7,\)"
+    ):
         model(torch.zeros(7, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"ids in \[11, 11\], expected \[0, 11\)"):
+    with pytest.raises(
+        ValueError, match=r"token id 11, outside the vocabulary \[0, 11\)"
+    ):
         model(torch.full((1, 3), 11))
-    with pytest.raises(ValueError, match="integer ids"):
+    with pytest.raises(ValueError, match="integer token ids"):
         model(torch.zeros(1, 3))
-    with pytest.raises(ValueError, match=r"targets has shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"targets must be \(B, T\) = \(1, 3\)"):
         model(ids(1, 3), ids(1, 2))
     with pytest.raises(ValueError, match="vocab_size must be an int >= 1"):
         cls(0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_lib.sentiment import NEGATIVE, POSITIVE, held_out_words, sentiment_split
+from course_lib.tasks import NEGATIVE, POSITIVE, held_out_words, sentiment_split
 
 
 def test_no_test_word_but_the_shared_function_words_occurs_in_training():
@@ -58,12 +58,13 @@ def test_committed_results_show_the_transfer_chapter_09_claims():
 def test_pad_batch_batches_and_accuracy():
     import torch
 
-    from course_lib.sentiment import accuracy, batches, pad_batch
+    from course_lib.batching import labelled_batches, pad_batch
+    from course_lib.classification import accuracy
 
     ids = pad_batch([[5, 6, 7], [8], [9, 9]], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [9, 9, 0]]
     labels = torch.tensor([1, 0, 0])
-    x, y = batches(ids, labels, 8)(torch.Generator().manual_seed(0))
+    x, y = labelled_batches(ids, labels, 8)(torch.Generator().manual_seed(0))
     assert x.shape == (8, 3) and y.shape == (8,)
     for row, label in zip(x.tolist(), y.tolist(), strict=True):  # rows keep labels
         assert labels[ids.tolist().index(row)].item() == label
@@ -76,13 +77,13 @@ def test_pad_batch_batches_and_accuracy():
     assert accuracy(FirstToken(), ids, labels) == 2 / 3  # 5 and 8 right, 9 wrong
     assert accuracy(FirstToken(), ids, labels, batch_size=1) == 2 / 3
     with pytest.raises(ValueError, match="labels"):
-        batches(ids, labels[:2], 4)
+        labelled_batches(ids, labels[:2], 4)
     with pytest.raises(ValueError, match="pad_batch"):
         pad_batch([], 0)
 
 
 def test_precomputed_results_meet_the_bar(tmp_path):
-    from course_lib.sentiment import load_results
+    from course_lib.artefacts import load_results
 
     results = load_results()["results"]
     final = {name: r["curve"][-1][1] for name, r in results.items()}

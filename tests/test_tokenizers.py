@@ -9,14 +9,14 @@ import regex
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from course_lib.data import load_corpus
+from course_lib.corpora import load_corpus
+from course_lib.hf import to_hf_tokenizer
 from course_lib.tokenizers import (
     GPT2_PATTERN,
     BPETokenizer,
     CharTokenizer,
     bytes_to_unicode,
     merge,
-    to_hf_tokenizer,
 )
 
 SAMPLES = [

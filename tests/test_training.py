@@ -9,24 +9,20 @@ import torch
 from torch import nn
 
 from course_lib import training
-from course_lib.checkpoints import CheckpointError, checkpoint_paths
-from course_lib.data import get_batch
-from course_lib.models import GPT, GPTConfig
-from course_lib.training import (
-    TrainConfig,
-    batch_source,
-    configure_optimizer,
-    evaluate,
+from course_lib.batching import batch_source, get_batch
+from course_lib.checkpoints import (
+    CheckpointError,
+    checkpoint_paths,
     load_checkpoint,
-    lr_at,
     save_checkpoint,
-    train,
 )
+from course_lib.gpt import GPT, GPTConfig
+from course_lib.training import TrainConfig, configure_optimizer, evaluate, lr_at, train
 
 # dropout > 0: the loop's train/eval modes and the global RNG state (which dropout
 # draws from) must be right for the hand-written loop and the exact resume to agree
 TINY = GPTConfig(
-    vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.1
+    vocab_size=13, block_size=16, num_layers=2, num_heads=2, d_model=16, dropout=0.1
 )
 
 
@@ -269,7 +265,7 @@ def test_checkpoint_roundtrip_and_files(tmp_path):
     json_path = save_checkpoint(tmp_path / "run", model, opt, 7, g, extra={"a": 1})
     weights_path, _ = checkpoint_paths(json_path)
     meta = json.loads(json_path.read_text())
-    assert meta["model_config"]["n_embd"] == 16 and meta["step"] == 7
+    assert meta["model_config"]["d_model"] == 16 and meta["step"] == 7
     assert meta["aliases"] == {"lm_head.weight": "tok_emb.weight"}
     assert not list(tmp_path.glob("*.tmp"))
     other = new_model(seed=9)
@@ -305,7 +301,7 @@ def test_corrupted_checkpoints_are_clear_errors(tmp_path):
     weights_path.write_bytes(raw)
     before = weights(model)
     bigger = GPT(
-        GPTConfig(vocab_size=13, block_size=16, n_layer=3, n_head=2, n_embd=16)
+        GPTConfig(vocab_size=13, block_size=16, num_layers=3, num_heads=2, d_model=16)
     )
     with pytest.raises(CheckpointError, match="do not match"):
         load_checkpoint(json_path, bigger)
@@ -319,7 +315,8 @@ def test_batch_source_leaves_the_global_rng_alone():
     # dropout draws from the global RNG: checking the data must not draw from it, or
     # train and a hand-written loop seeded alike drop different units
     before = torch.get_rng_state()
-    draw = batch_source(tiny_data(), cfg())
+    c = cfg()
+    draw = batch_source(tiny_data(), c.block_size, c.batch_size)
     assert torch.equal(torch.get_rng_state(), before)
     x, y = draw(torch.Generator().manual_seed(0))
     assert torch.equal(x[:, 1:], y[:, :-1])  # y is x shifted by one
@@ -334,11 +331,11 @@ def test_bad_input_is_a_value_error():
     with pytest.raises(ValueError, match="train_data must be a 1-D tensor"):
         train(new_model(), torch.zeros(3, 4, dtype=torch.long), tiny_data(), cfg())
     with pytest.raises(ValueError, match="block_size"):
-        batch_source(torch.arange(5), cfg(block_size=8))
+        batch_source(torch.arange(5), 8, 2)
 
 
 def test_load_gpt_rebuilds_from_config(tmp_path):
-    from course_lib.checkpoints import load_gpt
+    from course_lib.artefacts import load_gpt
 
     model = new_model()
     save_checkpoint(tmp_path / "g", model)
@@ -349,8 +346,9 @@ def test_load_gpt_rebuilds_from_config(tmp_path):
 
 
 def test_reference_checkpoint_loads_and_beats_uniform():
-    from course_lib.checkpoints import load_reference_gpt
-    from course_lib.data import load_corpus, train_val_split
+    from course_lib.artefacts import load_reference_gpt
+    from course_lib.batching import train_val_split
+    from course_lib.corpora import load_corpus
 
     model, tok, meta = load_reference_gpt()
     text = load_corpus("pydocs").text
@@ -374,11 +372,11 @@ def test_cli_trains_saves_and_resumes(tmp_path):
         str(text),
         "--out",
         str(out),
-        "--n-layer",
+        "--num-layers",
         "1",
-        "--n-head",
+        "--num-heads",
         "2",
-        "--n-embd",
+        "--d-model",
         "16",
         "--block-size",
         "8",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.attention import MultiHeadAttention, scaled_dot_product_attention
+from course_lib.attention import scaled_dot_product_attention
 from course_lib.exercises import Fail, exercise
+from course_lib.multi_head import MultiHeadAttention
 
 
 def _same(a, b) -> bool:

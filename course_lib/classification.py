@@ -1,0 +1,208 @@
+"""Sentence classification on top of an encoder (chapter 09).
+
+- :func:`mean_pool`: the hidden states ``(B, T, C)`` of the real tokens, averaged.
+- :class:`GPTEncoder`: our GPT without its output layer, as an encoder.
+- :class:`SequenceClassifier`: a linear head on a pooled encoder (ours, or a Hugging
+  Face model such as the pretrained MiniLM of ``course_lib.hf``).
+- :func:`accuracy`: the share of sentences classified right.
+
+``SequenceClassifier.forward(input_ids, labels)`` returns ``(logits, loss)`` like the
+language models, so ``course_lib.training.train`` fine-tunes it as it trains a GPT.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.checks import check_token_ids
+from course_lib.gpt import GPT
+
+
+def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    """Average of ``hidden`` over the real tokens: ``(B, T, C) -> (B, C)``.
+
+    ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding.
+    """
+    if not isinstance(hidden, Tensor) or hidden.dim() != 3:
+        seen = tuple(hidden.shape) if isinstance(hidden, Tensor) else type(hidden)
+        raise ValueError(f"hidden must be (B, T, C), got shape {seen}.")
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    if not isinstance(attention_mask, Tensor):
+        raise ValueError(
+            "mean_pool: attention_mask must be a (B, T) tensor or None, got "
+            f"{type(attention_mask).__name__}."
+        )
+    if attention_mask.shape != hidden.shape[:2]:
+        raise ValueError(
+            f"attention_mask must be (B, T) = {tuple(hidden.shape[:2])}, got "
+            f"{tuple(attention_mask.shape)}."
+        )
+    m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T) -> (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, T, C) -> (B, C)
+
+
+def _hidden_states(output) -> Tensor:
+    """The ``(B, T, C)`` hidden states in whatever an encoder returned."""
+    if isinstance(output, Tensor):
+        return output
+    if hasattr(output, "last_hidden_state"):
+        return output.last_hidden_state
+    if isinstance(output, (tuple, list)) and isinstance(output[0], Tensor):
+        return output[0]
+    raise ValueError(
+        f"the encoder returned {type(output).__name__}; expected a (B, T, C) tensor, "
+        "a tuple starting with one, or an object with .last_hidden_state."
+    )
+
+
+class GPTEncoder(nn.Module):
+    """Our GPT without its output layer: ``(B, T)`` ids -> hidden states ``(B, T, C)``
+    (after the final LayerNorm), for a :class:`SequenceClassifier`. The blocks stay
+    causal; with right padding no real token sees a pad, and pooling skips them."""
+
+    def __init__(self, gpt: GPT) -> None:
+        super().__init__()
+        if not isinstance(gpt, GPT):
+            raise ValueError(f"gpt must be a course_lib GPT, got {type(gpt).__name__}.")
+        self.gpt, self.config = gpt, gpt.config
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None
+    ) -> Tensor:
+        """``(B, T)`` ids -> ``(B, T, C)``; ``attention_mask`` is not needed."""
+        return self.gpt.hidden_states(input_ids)[0]  # (B, T) -> (B, T, C)
+
+
+class SequenceClassifier(nn.Module):
+    """A linear head on a pooled encoder: ``(B, T)`` ids -> ``(B, num_labels)`` logits.
+
+    ``encoder(input_ids, attention_mask=...)`` (or ``encoder(input_ids)`` when
+    ``attention_mask`` is None) must return hidden states ``(B, T, C)``: a tensor, a
+    tuple starting with one, or a Hugging Face output with ``last_hidden_state``.
+    ``pooling``: ``"mean"`` over real tokens, or ``"first"`` (BERT's ``[CLS]``).
+    ``pad_token_id``: when given, a call without ``attention_mask`` derives it as
+    ``input_ids != pad_token_id``, so ``model(x, y)`` alone (what
+    ``course_lib.training.train`` calls) pools over real tokens only.
+    ``forward`` follows the course's convention: ``(logits, loss or None)``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_labels: int,
+        pooling: str = "mean",
+        hidden_size: int | None = None,
+        pad_token_id: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise ValueError(
+                "SequenceClassifier: encoder must be a torch.nn.Module, got "
+                f"{type(encoder).__name__}."
+            )
+        if pooling not in ("mean", "first"):
+            raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}.")
+        if not isinstance(num_labels, int) or num_labels < 2:
+            raise ValueError(f"num_labels must be an int >= 2, got {num_labels!r}.")
+        if hidden_size is None:
+            config = getattr(encoder, "config", None)
+            hidden_size = getattr(config, "hidden_size", None) or getattr(
+                config, "d_model", None
+            )
+        if hidden_size is not None and (
+            isinstance(hidden_size, bool)
+            or not isinstance(hidden_size, int)
+            or hidden_size < 1
+        ):
+            raise ValueError(
+                f"SequenceClassifier: hidden_size must be an int >= 1, got "
+                f"{hidden_size!r}."
+            )
+        if hidden_size is None:
+            raise ValueError(
+                "hidden_size is needed: the encoder has no config.hidden_size "
+                "(Hugging Face) or config.d_model (ours) to read it from."
+            )
+        if pad_token_id is not None and (
+            isinstance(pad_token_id, bool) or not isinstance(pad_token_id, int)
+        ):
+            raise ValueError(
+                f"pad_token_id must be an int or None, got {pad_token_id!r}."
+            )
+        self.encoder, self.pooling, self.pad_token_id = encoder, pooling, pad_token_id
+        self.head = nn.Linear(hidden_size, num_labels)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        labels: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """``input_ids`` ``(B, T)``, ``labels`` ``(B,)`` -> ``(logits (B, L), loss)``.
+
+        ``L`` is ``num_labels``; ``attention_mask`` ``(B, T)`` marks real tokens."""
+        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2:
+            seen = (
+                tuple(input_ids.shape)
+                if isinstance(input_ids, Tensor)
+                else type(input_ids).__name__
+            )
+            raise ValueError(f"input_ids must be (B, T), got shape {seen}.")
+        if labels is not None:
+            if not isinstance(labels, Tensor) or labels.shape != input_ids.shape[:1]:
+                seen = tuple(labels.shape) if isinstance(labels, Tensor) else labels
+                raise ValueError(
+                    f"SequenceClassifier: labels must be (B,) = "
+                    f"{tuple(input_ids.shape[:1])}, one class per row, got {seen}."
+                )
+            check_token_ids(labels, self.head.out_features, "labels", what="class")
+        if attention_mask is None and self.pad_token_id is not None:
+            attention_mask = (input_ids != self.pad_token_id).long()  # (B, T)
+        if attention_mask is None:
+            hidden = _hidden_states(self.encoder(input_ids))
+        else:
+            hidden = _hidden_states(
+                self.encoder(input_ids, attention_mask=attention_mask)
+            )
+        if self.pooling == "mean":
+            pooled = mean_pool(hidden, attention_mask)  # (B, T, C) -> (B, C)
+        else:
+            pooled = hidden[:, 0]  # (B, T, C) -> (B, C)
+        logits = self.head(pooled)  # (B, C) -> (B, L)
+        loss = None if labels is None else F.cross_entropy(logits, labels)
+        return logits, loss
+
+
+@torch.no_grad()
+def accuracy(model, ids: Tensor, labels: Tensor, batch_size: int = 500) -> float:
+    """Share of rows where ``model(ids)``'s logits ``(B, L)`` have their argmax at the
+    label; evaluated in eval mode, in chunks of ``batch_size`` rows."""
+    if not isinstance(ids, Tensor) or not isinstance(labels, Tensor):
+        raise ValueError(
+            f"accuracy: ids and labels must be tensors, got {type(ids).__name__} and "
+            f"{type(labels).__name__}."
+        )
+    if len(labels) == 0 or len(ids) != len(labels):
+        raise ValueError(
+            f"accuracy: need one label per row of ids, got {len(ids)} rows and "
+            f"{len(labels)} labels."
+        )
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"accuracy: batch_size must be an int >= 1, got {batch_size!r}."
+        )
+    was_training = model.training
+    model.eval()
+    right = 0
+    for start in range(0, len(labels), batch_size):
+        logits, _ = model(ids[start : start + batch_size])
+        right += (logits.argmax(-1) == labels[start : start + batch_size]).sum().item()
+    model.train(was_training)
+    return right / len(labels)
