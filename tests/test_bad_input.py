@@ -22,7 +22,16 @@ import torch
 from torch import nn
 
 import course_lib
-from course_lib import distributed, profiling, sentiment, train_gpt, viz
+from course_lib import (
+    distributed,
+    profiling,
+    sentiment,
+    train_gpt,
+    viz,
+    viz_generation,
+    viz_scaling,
+    viz_training,
+)
 from course_lib.attention import (
     KVCache,
     MultiHeadAttention,
@@ -649,9 +658,9 @@ BAD_CALLS = [
      ValueError, r"weights must be one \(T, S\) matrix, got shape \(1, 2, 2\)"),
     ("plot-attention-tokens", lambda: viz.plot_attention(rand(2, 2), "abc", "ab"),
      ValueError, r"weights has shape \(2, 2\) but there are 3 query tokens"),
-    ("softmax-saturation-d-k", lambda: viz.softmax_saturation(0),
+    ("softmax-saturation-d-k", lambda: viz_scaling.softmax_saturation(0),
      ValueError, r"softmax_saturation: d_k must be >= 1 \(an int\), got 0"),
-    ("softmax-saturation-keys", lambda: viz.softmax_saturation(4, keys=0),
+    ("softmax-saturation-keys", lambda: viz_scaling.softmax_saturation(4, keys=0),
      ValueError, r"softmax_saturation: keys must be >= 1 \(an int\), got 0"),
     ("draw-heads-3d", lambda: viz.draw_heads(rand(1, 2, 2), "ab"),
      ValueError, r"draw_heads: weights must be \(L, H, T, T\) with T = 2 tokens, "
@@ -663,30 +672,34 @@ BAD_CALLS = [
     ("attention-explorer-weights",
      lambda: viz.attention_explorer({"a": (["x", "y"], rand(3, 3))}),
      ValueError, r"examples\['a'\] has shape \(3, 3\) but there are 2 query tokens"),
-    ("explorer-no-controls", lambda: viz.explorer(viz.draw_scaling),
+    ("explorer-no-controls", lambda: viz.explorer(viz_scaling.draw_scaling),
      ValueError, r"explorer: give at least one control"),
     ("explorer-not-callable", lambda: viz.explorer(5, d_k=1),
      ValueError, r"explorer: draw must be a function returning a Figure, got 5"),
-    ("plot-attention-scaling-empty", lambda: viz.plot_attention_scaling([]),
+    ("plot-attention-scaling-empty", lambda: viz_scaling.plot_attention_scaling([]),
      ValueError, r"plot_attention_scaling: rows must be a non-empty list .*got \[\]"),
-    ("plot-attention-scaling-keys", lambda: viz.plot_attention_scaling([{"T": 4}]),
+    ("plot-attention-scaling-keys",
+     lambda: viz_scaling.plot_attention_scaling([{"T": 4}]),
      ValueError, r"every row needs the keys \['T', 'path', 'peak_bytes', "
                  r"'seconds'\], got \{'T': 4\}"),
-    ("draw-gradient-norms-empty", lambda: viz.draw_gradient_norms({}),
+    ("draw-gradient-norms-empty", lambda: viz_training.draw_gradient_norms({}),
      ValueError, r"draw_gradient_norms: norms is empty"),
-    ("draw-gradient-norms-list", lambda: viz.draw_gradient_norms([1.0, 0.5]),
+    ("draw-gradient-norms-list", lambda: viz_training.draw_gradient_norms([1.0, 0.5]),
      ValueError, r"draw_gradient_norms: norms must be a dict \{label: \[...\]\}, "
                  r"got list"),
-    ("draw-losses-missing", lambda: viz.draw_losses({"step": []}),
+    ("draw-losses-missing", lambda: viz_training.draw_losses({"step": []}),
      ValueError, r"draw_losses: history must be the dict train\(\) returns; "
                  r"\['train_loss', 'eval_step', 'val_loss'\] missing"),
-    ("draw-next-token-shape", lambda: viz.draw_next_token(rand(2), ["a", "b", "c"]),
+    ("draw-next-token-shape",
+     lambda: viz_generation.draw_next_token(rand(2), ["a", "b", "c"]),
      ValueError, r"logits must be \(V,\) with V = len\(tokens\) = 3, got shape \(2,\)"),
-    ("draw-next-token-n", lambda: viz.draw_next_token(rand(3), ["a", "b", "c"], n=0),
+    ("draw-next-token-n",
+     lambda: viz_generation.draw_next_token(rand(3), ["a", "b", "c"], n=0),
      ValueError, r"draw_next_token: n must be an int >= 1, got 0"),
-    ("draw-next-token-top-p", lambda: viz.draw_next_token(rand(3), "abc", top_p=2.0),
+    ("draw-next-token-top-p",
+     lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),
-    ("draw-schedule-warmup", lambda: viz.draw_schedule(warmup_steps=-5),
+    ("draw-schedule-warmup", lambda: viz_training.draw_schedule(warmup_steps=-5),
      ValueError, r"TrainConfig.warmup_steps must be an int >= 0, got -5"),
     ("draw-cross-attention-tokens",
      lambda: viz.draw_cross_attention(rand(2, 3), ["a", "b"], ["x", "y"]),
@@ -800,8 +813,8 @@ def test_the_table_covers_every_public_module():
     """A module added to the table's list of modules needs at least one row."""
     modules = {
         "attention", "layers", "models", "tokenizers", "data", "training",
-        "generation", "hf", "sentiment", "utils", "viz", "profiling", "checkpoints",
-        "distributed", "train_gpt",
+        "generation", "hf", "sentiment", "utils", "viz", "viz_scaling", "viz_training",
+        "viz_generation", "profiling", "checkpoints", "distributed", "train_gpt",
     }  # fmt: skip
     covered = set()
     for _, call, _, _ in BAD_CALLS:
