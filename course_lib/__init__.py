@@ -12,7 +12,10 @@ Face's own, and then imports the version kept here. One concept lives in one mod
 - ``data``        corpora, synthetic tasks, batching
 - ``training``    the training loop, schedules, evaluation, checkpoints
 - ``generation``  sampling strategies and ``generate``
-- ``viz``         static plots and ipywidgets explorers
+- ``viz``         the explorer pattern (ipywidgets) and the attention pictures; beside
+  it ``viz_scaling`` (why √d_k; attention's cost against length), ``viz_training``
+  (gradient norms, the learning-rate schedule, loss curves) and ``viz_generation``
+  (the next-token distribution under the sampling knobs)
 - ``hf``          conversions to and from Hugging Face models
 - ``exercises``   the checkers behind every chapter's exercises
 

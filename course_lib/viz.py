@@ -1,4 +1,4 @@
-"""Static plots and ipywidgets explorers.
+"""The explorer pattern, and the attention pictures (chapters 03, 04, 06, 09, 10).
 
 Every explorer in the course follows one pattern, so it works the same in JupyterLab,
 Notebook 7, VS Code and Colab, and shows a picture on GitHub:
@@ -10,7 +10,17 @@ Notebook 7, VS Code and Colab, and shows a picture on GitHub:
    same function and the widgets that drive its arguments.
 
 Attention is always drawn with :data:`ATTENTION_CMAP`, so a colour means the same weight
-in every chapter.
+in every chapter. This module holds :func:`explorer`, :func:`plot_attention` (the heat
+map every attention picture is built on) and the attention explorers: where one query
+looks (chapter 03), every head of every layer (chapters 04, 09, 10) and a translation's
+cross-attention (chapter 06). The other pictures sit beside it, by what they show:
+
+- ``viz_scaling``     why attention divides by √d_k (03); its time and memory vs T (04)
+- ``viz_training``    gradient norms through depth (05); learning-rate schedule and
+  loss curves (07)
+- ``viz_generation``  the next-token distribution under temperature, top-k, top-p (08)
+
+They may import from this module; this module imports none of them.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ def explorer(draw: Callable[..., Figure], **controls):
     return box
 
 
-# --- chapters 03-04: attention
+# --- chapters 03-04, 09-10: attention maps, one query, every head
 def _check_weights(weights, query_tokens, key_tokens, name="weights"):
     import torch
 
@@ -91,67 +101,6 @@ def plot_attention(weights, query_tokens, key_tokens, ax=None, title=None):
     ax.set_title(title or "attention weights")
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="weight")
     return ax
-
-
-def softmax_saturation(d_k: int, scaled: bool = True, keys: int = 8, seed: int = 0):
-    """Why attention divides by √d_k, in numbers, for random unit-variance q and k.
-
-    Returns a dict: ``scores`` (256, keys) tensor of q·k (divided by √d_k if
-    ``scaled``), ``weights`` their softmax over the keys, ``variance`` of the scores,
-    ``max_weight`` (the mean over queries of the largest weight; 1/keys is uniform, 1
-    is one-hot) and ``grad_norm``, the mean norm of the softmax's Jacobian ∂w/∂s: how
-    much the weights still move when the scores move (0 when saturated).
-    """
-    import torch
-
-    for name, value in (("d_k", d_k), ("keys", keys)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"softmax_saturation: {name} must be >= 1 (an int), got {value!r}."
-            )
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randn(256, d_k, generator=g)  # (T, D): 256 queries
-    k = torch.randn(keys, d_k, generator=g)  # (S, D)
-    scores = q @ k.T  # (T, S); variance ≈ d_k
-    if scaled:
-        scores = scores / d_k**0.5  # variance ≈ 1 whatever d_k is
-    weights = torch.softmax(scores, dim=-1)
-    # Jacobian of softmax per query: diag(w) − w wᵀ, (T, S, S)
-    jacobian = torch.diag_embed(weights) - weights[:, :, None] * weights[:, None, :]
-    return dict(
-        scores=scores,
-        weights=weights,
-        variance=scores.var().item(),
-        max_weight=weights.max(dim=-1).values.mean().item(),
-        grad_norm=jacobian.flatten(1).norm(dim=-1).mean().item(),
-    )
-
-
-def draw_scaling(d_k: int = 64, scaled: bool = True) -> Figure:
-    """The √d_k explorer's frame: the spread of the scores q·k (left) and the softmax
-    weights of one query over 8 keys (right), with the three numbers printed on top."""
-    stats = softmax_saturation(d_k, scaled)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.hist(stats["scores"].flatten().numpy(), bins=50, range=(-50, 50), color="C0")
-    left.set_xlabel("score q·k" + (" / √d_k" if scaled else ""))
-    left.set_ylabel("count")
-    left.set_title("scores (256 queries × 8 keys)")
-    right.bar(range(8), stats["weights"][0].numpy(), color="C2")
-    right.axhline(1 / 8, color="grey", linestyle=":", label="uniform 1/8")
-    right.set_ylim(0, 1)
-    right.set_xticks(range(8), [f"k{j}" for j in range(8)])
-    right.set_xlabel("key")
-    right.set_ylabel("weight")
-    right.set_title("softmax of one query's scores")
-    right.legend(loc="upper right")
-    fig.suptitle(
-        f"d_k = {d_k}, scale {'on' if scaled else 'off'}:  var(score) = "
-        f"{stats['variance']:.1f},  mean max weight = {stats['max_weight']:.2f},  "
-        f"‖∂w/∂s‖ = {stats['grad_norm']:.3f}",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
 
 
 def draw_query(weights, tokens, query: int = 0) -> Figure:
@@ -295,70 +244,7 @@ def head_explorer(weights, tokens, layer: int = 0, head: int = 0):
     )
 
 
-def plot_attention_scaling(rows: list[dict]) -> Figure:
-    """Time (left) and peak memory (right) against sequence length T on log–log axes,
-    one line per path, with a dotted O(T²) reference through the largest teaching
-    point. ``rows`` as returned by :func:`course_lib.profiling.attention_scaling`."""
-    keys = {"T", "path", "seconds", "peak_bytes"}
-    if not isinstance(rows, list) or not rows:
-        raise ValueError(
-            "plot_attention_scaling: rows must be a non-empty list of dicts from "
-            f"attention_scaling(...), got {rows!r:.60}."
-        )
-    for row in rows:
-        if not isinstance(row, dict) or not keys <= row.keys():
-            raise ValueError(
-                f"plot_attention_scaling: every row needs the keys {sorted(keys)}, "
-                f"got {row!r:.80}."
-            )
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    panels = (("seconds", "time per call (s)"), ("peak_bytes", "peak memory (MiB)"))
-    for ax, (key, label) in zip(axes, panels, strict=True):
-        scale = 2**-20 if key == "peak_bytes" else 1.0
-        for path, style in (("teaching", "o-"), ("fused", "s-")):
-            mine = [r for r in rows if r["path"] == path and r[key] is not None]
-            xs = [r["T"] for r in mine]
-            ax.loglog(xs, [r[key] * scale for r in mine], style, label=path)
-            if path == "teaching" and xs:
-                top = mine[-1][key] * scale
-                ref = [top * (x / xs[-1]) ** 2 for x in xs]
-                ax.loglog(xs, ref, "k:", label="∝ T² (slope 2)")
-        ax.set_xlabel("sequence length T")
-        ax.set_ylabel(label)
-        ax.set_title(label.split(" (")[0] + " vs T")
-        ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-# --- chapters 05-06: gradients through depth, cross-attention
-def draw_gradient_norms(norms: dict[str, list[float]], title: str = "") -> Figure:
-    """Gradient norm at each layer of a deep stack, one line per variant (chapter 05).
-
-    ``norms`` maps a label ("with residuals", ...) to one number per layer, layer 1
-    first (the input side, where a vanishing gradient hurts). Log scale: the variants
-    differ by orders of magnitude.
-    """
-    if not isinstance(norms, dict):
-        raise ValueError(
-            f"draw_gradient_norms: norms must be a dict {{label: [...]}}, got "
-            f"{type(norms).__name__}."
-        )
-    if not norms:
-        raise ValueError("draw_gradient_norms: norms is empty; give {label: [...]}.")
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for label, values in norms.items():
-        layers = range(1, len(values) + 1)
-        ax.plot(layers, values, marker="o", markersize=3, label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("layer (1 = nearest the input)")
-    ax.set_ylabel("‖∂loss/∂weights‖")
-    ax.set_title(title or "gradient norm per layer")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
+# --- chapter 06: cross-attention
 def draw_cross_attention(
     weights, src_tokens: list[str], out_tokens: list[str], title: str = ""
 ) -> Figure:
@@ -375,138 +261,5 @@ def draw_cross_attention(
         ax.add_patch(box)
     ax.set_xlabel("source token (key)")
     ax.set_ylabel("output token (query)")
-    fig.tight_layout()
-    return fig
-
-
-# --- chapter 07: the learning-rate schedule and loss curves
-def draw_schedule(
-    warmup_steps: int = 100,
-    max_steps: int = 1000,
-    lr: float = 1e-3,
-    min_lr: float = 1e-4,
-) -> Figure:
-    """The learning rate of every step: ``course_lib.training.lr_at``'s linear warmup
-    then cosine decay to ``min_lr`` (chapter 07)."""
-    from course_lib.training import TrainConfig, lr_at
-
-    config = TrainConfig(
-        max_steps=max_steps, lr=lr, min_lr=min(min_lr, lr), warmup_steps=warmup_steps
-    )
-    steps = range(max_steps)
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    ax.plot(steps, [lr_at(s, config) for s in steps])
-    ax.axvline(warmup_steps, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("learning rate")
-    ax.set_ylim(0, lr * 1.05)
-    ax.set_title(f"warmup {warmup_steps} steps, cosine to {config.min_lr:g}")
-    fig.tight_layout()
-    return fig
-
-
-def draw_losses(history: dict, title: str = "training", max_steps: int | None = None):
-    """Training loss per step (faint), its 25-step running mean, and the validation
-    loss at each evaluation, from a ``course_lib.training.train`` history."""
-    import torch
-
-    keys = ("step", "train_loss", "eval_step", "val_loss")
-    missing = [k for k in keys if not isinstance(history, dict) or k not in history]
-    if missing:
-        raise ValueError(
-            f"draw_losses: history must be the dict train() returns; {missing} missing."
-        )
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    steps, losses = history["step"], history["train_loss"]
-    if losses:
-        ax.plot(steps, losses, color="C0", alpha=0.25, linewidth=0.8)
-        window = min(25, len(losses))
-        smooth = torch.tensor(losses).unfold(0, window, 1).mean(1)  # running mean
-        ax.plot(steps[window - 1 :], smooth.tolist(), color="C0", label="train")
-    if history["val_loss"]:
-        ax.plot(
-            history["eval_step"],
-            history["val_loss"],
-            "o-",
-            color="C1",
-            label="validation",
-        )
-    ax.set_xlim(0, max_steps or (steps[-1] if steps else 1))
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (nats per token)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def live_loss_plot(title: str = "training", max_steps: int | None = None):
-    """A callback for ``train(..., callbacks=[...])`` that redraws :func:`draw_losses`
-    in place, in the cell's output, at every evaluation (outside IPython it does
-    nothing)."""
-    from IPython.display import display
-
-    handle = display("(the plot appears at the first evaluation)", display_id=True)
-
-    def callback(history: dict) -> None:
-        if handle is None:  # not in a notebook: nothing to redraw
-            return
-        fig = draw_losses(history, title, max_steps)
-        handle.update(fig)
-        plt.close(fig)
-
-    return callback
-
-
-# --- chapter 08: sampling
-def _show_char(token: str) -> str:
-    return {" ": "␣", "\n": "\\n", "\t": "\\t"}.get(token, token)
-
-
-def draw_next_token(
-    logits,
-    tokens: list[str],
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    n: int = 20,
-    title: str = "",
-) -> Figure:
-    """The next-token distribution of ``logits`` ``(V,)`` (grey: softmax as it is)
-    and after temperature, top-k and top-p (coloured), over the ``n`` most likely
-    tokens; ``tokens[i]`` names id ``i``. ``top_k = 0`` or ``top_p = 1`` mean off.
-    Raises ``ValueError`` for a bad knob (as ``course_lib.generation`` does)."""
-    import torch
-
-    from course_lib.generation import next_token_probs
-
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"draw_next_token: n must be an int >= 1, got {n!r}.")
-    logits = torch.as_tensor(logits, dtype=torch.float32)
-    if logits.dim() != 1 or logits.numel() != len(tokens):
-        raise ValueError(
-            f"logits must be (V,) with V = len(tokens) = {len(tokens)}, "
-            f"got shape {tuple(logits.shape)}."
-        )
-    before = torch.softmax(logits, -1)
-    after = next_token_probs(logits, temperature, top_k or None, top_p)
-    order = before.argsort(descending=True)[:n]
-    x = range(len(order))
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.bar(x, before[order], color="lightgrey", label="softmax(logits)")
-    ax.bar(x, after[order], width=0.5, color="tab:blue", label="what sampling uses")
-    ax.set_xticks(list(x), [_show_char(tokens[i]) for i in order.tolist()])
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(f"the {len(order)} most likely next tokens")
-    ax.set_ylabel("probability")
-    kept = int((after > 0).sum())
-    p_text = "off" if top_p is None else f"{top_p:.2g}"
-    ax.set_title(
-        title
-        or f"T={temperature:.2g}, top_k={top_k or 'off'}, "
-        f"top_p={p_text}: {kept} token(s) can be drawn"
-    )
-    ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
