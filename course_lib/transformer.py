@@ -5,11 +5,9 @@
 - ``TransformerEncoder`` / ``TransformerDecoder``: the two stacks of blocks
   (``course_lib.layers``), each optionally closed by a LayerNorm.
 - ``Transformer``: embeddings, both stacks and the output layer; ``greedy_decode``.
-- :func:`copy_from_torch`: the weights of a ``torch.nn.Transformer``, copied in, so
-  tests/test_transformer.py can prove both compute the same.
-
-Shapes: ``B`` batch, ``S`` source length, ``T`` target length, ``C`` model width
-(``d_model``), ``H`` heads, ``V`` target vocabulary.
+- :func:`copy_from_torch`: a ``torch.nn.Transformer``'s weights, copied in, so the
+  tests prove both compute the same. Shapes: ``B`` batch, ``S`` source and ``T`` target
+  length, ``C`` width (``d_model``), ``H`` heads, ``V`` target vocabulary.
 """
 
 from __future__ import annotations

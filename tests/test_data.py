@@ -38,7 +38,7 @@ def test_builtin_corpus_is_the_frozen_python_documentation():
 
 def test_builtin_corpus_never_reads_the_running_pythons_pydoc_data():
     code = (
-        "import sys; from course_lib.data import load_corpus; load_corpus(); "
+        "import sys; from course_lib.corpora import load_corpus; load_corpus(); "
         "print('pydoc_data.topics' in sys.modules)"
     )
     out = subprocess.run(
