@@ -9,7 +9,7 @@ The committed ``.ipynb`` files are the source of truth. ``export`` and ``build``
 contributor edit a chapter as plain text and turn it back; Jupytext does both, in its
 percent format (the one VS Code and Spyder read too): ``# %%`` starts a code cell,
 ``# %% [markdown]`` a markdown cell (each line prefixed by ``# ``), and the rest of that
-line holds the cell's metadata: ``# %% id="26d1e295" tags=["nbval-ignore-output"]``.
+line holds the cell's metadata: ``# %% tags=["nbval-ignore-output"] id="3784f25d"``.
 Keep the ``id`` (Jupytext's text formats do not store cell ids, so ``export`` writes it
 there and ``build`` puts it back); a cell you add without one gets a fresh id. Magics
 are commented out in the text (``# %pip install``) and come back as they were.
