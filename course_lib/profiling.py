@@ -1,9 +1,11 @@
 """How long a call takes and how much memory it needs: the measurements behind the
 course's cost plots (chapter 04's O(T²) attention, and later the KV cache).
 
-Time is wall-clock, the fastest of several runs after a warm-up run: one-off costs
-(allocating, loading kernels) stay out, and a noisy neighbour on a shared machine can
-only ever add time, so the fastest run is the closest to the cost of the call itself.
+Time is wall-clock, measured by PyTorch's own benchmark timer,
+``torch.utils.benchmark.Timer``: the mean of several back-to-back runs after warm-up
+runs, so one-off costs (allocating, loading kernels) stay out. The timer waits for a
+GPU to finish before it reads the clock (GPU kernels run asynchronously), and it runs
+with the number of threads PyTorch is set to.
 
 Memory is the *peak* number of bytes PyTorch's allocator held during the call, above
 what was held when it started. On a GPU ``torch.cuda.max_memory_allocated`` gives it
@@ -12,21 +14,26 @@ not see tensors, so we ask PyTorch's profiler to record every allocation and fre
 (``profile_memory=True``), put them in time order and take the largest running sum.
 This counts what a kernel allocates and frees *inside* itself too (its scratch
 buffers), which is exactly what distinguishes a fused attention kernel from the
-step-by-step one.
+step-by-step one. The profiler's public summaries (``prof.events()``, whose
+``cpu_memory_usage`` is each operation's *net* allocation) cannot show such a peak:
+a buffer allocated and freed inside one operation nets to zero there. So we read the
+allocations one by one from the trace the profiler exports
+(``prof.export_chrome_trace``), where each is a ``[memory]`` event.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import json
 import os
-import statistics
 import sys
-import time
+import tempfile
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.benchmark import Timer
 
 from course_lib.attention import scaled_dot_product_attention
 from course_lib.checks import is_int as _is_int
@@ -41,7 +48,15 @@ def _check_callable(fn, where: str) -> None:
 
 
 def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
-    """Fastest wall-clock seconds of ``fn()`` over ``repeat`` runs, after ``warmup``."""
+    """Seconds one call of ``fn()`` takes: the mean of ``repeat`` back-to-back calls.
+
+    ``warmup`` calls run first, untimed; then ``torch.utils.benchmark.Timer.timeit``
+    makes two more warm-up calls of its own and times ``repeat`` calls as one block.
+    The number returned is that block's time over ``repeat`` (Timer's
+    ``Measurement.median``, which for one block is this mean; not the fastest call).
+    Timer waits for the GPU before reading the clock and runs with PyTorch's current
+    number of threads.
+    """
     _check_callable(fn, "time_call")
     if not (_is_int(repeat) and _is_int(warmup)) or repeat < 1 or warmup < 0:
         raise ValueError(
@@ -50,14 +65,9 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
         )
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()  # GPU kernels run asynchronously: wait for them
-        times.append(time.perf_counter() - start)
-    return min(times)
+    # Timer's default is 1 thread; measure with the threads the caller set
+    timer = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.timeit(number=repeat).median
 
 
 @contextlib.contextmanager
@@ -95,19 +105,26 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import DeviceType, ProfilerActivity, profile
 
     with _quiet_c_stderr():
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             fn()
-    # every allocation (+bytes) and free (-bytes), as the allocator saw them
-    events = sorted(
-        (e.start_ns(), e.nbytes())
-        for e in prof.profiler.kineto_results.events()
-        if e.name() == "[memory]"
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        prof.export_chrome_trace(trace)
+        with open(trace, encoding="utf-8") as f:
+            events = json.load(f)["traceEvents"]
+    # every allocation (+bytes) and free (-bytes) in CPU memory (the devices PyTorch's
+    # own cpu_memory_usage counts), as the allocator saw them, in time order
+    cpu = {int(DeviceType.CPU), int(DeviceType.MKLDNN), int(DeviceType.IDEEP)}
+    changes = sorted(
+        (e["ts"], e["args"]["Bytes"])
+        for e in events
+        if e.get("name") == "[memory]" and e["args"]["Device Type"] in cpu
     )
     held = peak = 0
-    for _, nbytes in events:
+    for _, nbytes in changes:
         held += nbytes
         peak = max(peak, held)
     return peak
@@ -197,8 +214,5 @@ def loglog_slope(xs: list[float], ys: list[float]) -> float:
         )
     if len(set(xs)) < 2:
         raise ValueError(f"loglog_slope: need two different x values, got xs={xs}.")
-    lx = [math.log(x) for x in xs]
-    ly = [math.log(y) for y in ys]
-    mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    num = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True))
-    return num / sum((a - mx) ** 2 for a in lx)
+    slope, _ = np.polyfit(np.log(xs), np.log(ys), deg=1)
+    return float(slope)

@@ -31,12 +31,38 @@ def test_peak_memory_rejects_unknown_device():
         peak_memory(lambda: None, device="tpu")
 
 
-def test_time_call_is_the_fastest_run_after_the_warmup():
-    # the warm-up call is instant, then the runs sleep 0.2, 0.03 and 0.2 seconds:
-    # the fastest counted run is the 0.03 one (a sleep never ends early)
-    sleeps = iter([0.0, 0.2, 0.03, 0.2])
+def test_peak_memory_counts_a_buffer_freed_inside_one_operation():
+    # an operation that allocates 4 MiB and frees it before it ends nets to zero in
+    # the profiler's per-operation summary (prof.events()); its peak must still count
+    n = 256 * 1024
+
+    def one_operation():
+        with torch.profiler.record_function("scratch"):
+            scratch = torch.ones(4 * n)
+            del scratch
+        return torch.ones(n)
+
+    assert peak_memory(one_operation) == 4 * 4 * n
+
+
+def test_time_call_is_the_mean_of_the_timed_calls():
+    # 1 warm-up call of ours and 2 of Timer's sleep 0.3 s each; then the 3 timed
+    # calls sleep 0.01, 0.05 and 0.09 s: their mean is 0.05 (a sleep never ends early)
+    sleeps = iter([0.3, 0.3, 0.3, 0.01, 0.05, 0.09])
     seconds = time_call(lambda: time.sleep(next(sleeps)), repeat=3, warmup=1)
-    assert 0.03 <= seconds < 0.2
+    assert 0.05 <= seconds < 0.08
+    assert next(sleeps, None) is None  # exactly 6 calls
+
+
+def test_time_call_keeps_the_callers_threads():
+    saved = torch.get_num_threads()
+    seen = []
+    try:
+        torch.set_num_threads(2)  # Timer alone would run with 1
+        time_call(lambda: seen.append(torch.get_num_threads()), repeat=2, warmup=0)
+    finally:
+        torch.set_num_threads(saved)
+    assert seen == [2, 2, 2, 2]  # Timer's 2 warm-up calls, then the 2 timed ones
 
 
 def test_time_call_validates():
@@ -58,5 +84,11 @@ def test_loglog_slope():
     xs = [64, 128, 256, 512]
     assert loglog_slope(xs, [3 * x**2 for x in xs]) == pytest.approx(2.0)
     assert loglog_slope(xs, [x + 0.0 for x in xs]) == pytest.approx(1.0)
+    # points off a line: the least-squares slope, as fitted by hand
+    ys = [1.0, 3.0, 2.0, 8.0]
+    lx, ly = torch.tensor(xs).double().log(), torch.tensor(ys).double().log()
+    dx, dy = lx - lx.mean(), ly - ly.mean()
+    by_hand = ((dx * dy).sum() / (dx * dx).sum()).item()  # 0.84..., not the ends' 1.0
+    assert loglog_slope(xs, ys) == pytest.approx(by_hand)
     with pytest.raises(ValueError, match="two or more"):
         loglog_slope([1], [1])

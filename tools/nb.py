@@ -6,10 +6,16 @@
     python tools/nb.py colab                    # rewrite every badge and set-up cell
 
 The committed ``.ipynb`` files are the source of truth. ``export`` and ``build`` let a
-contributor edit a chapter as plain text and turn it back. The percent format is the one
-Jupytext, VS Code and Spyder use: ``# %%`` starts a code cell, ``# %% [markdown]`` a
-markdown cell (each line prefixed by ``# ``), and ``# %% tags=["nbval-ignore-output"]``
-gives a cell tags.
+contributor edit a chapter as plain text and turn it back; Jupytext does both, in its
+percent format (the one VS Code and Spyder read too): ``# %%`` starts a code cell,
+``# %% [markdown]`` a markdown cell (each line prefixed by ``# ``), and the rest of that
+line holds the cell's metadata: ``# %% tags=["nbval-ignore-output"] id="3784f25d"``.
+Keep the ``id`` (Jupytext's text formats do not store cell ids, so ``export`` writes it
+there and ``build`` puts it back); a cell you add without one gets a fresh id. Magics
+are commented out in the text (``# %pip install``) and come back as they were.
+``build`` writes the notebook without outputs, with the course's kernel, and with the
+badge and set-up cell of OUT's path (so OUT must lie inside the repository): run
+``execute`` on it before committing.
 
 ``colab`` reads the repository URL and branch from ``[tool.course]`` in
 pyproject.toml and rewrites, in every notebook, the "Open in Colab" badge of the first
@@ -19,10 +25,10 @@ README.md. Change the URL in that one place, run ``make colab``, commit.
 
 from __future__ import annotations
 
-import json
+import argparse
+import copy
 import os
 import re
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -115,38 +121,43 @@ def setup_cell_source(relpath: str = "") -> str:
     )
 
 
-# ---------------------------------------------------------------------------
-# build/export
-CELL_RE = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+# -------------------------------------------------------------------- build/export
+# Jupytext writes and reads the percent format. It keeps every cell's type, source and
+# metadata (tags included), but not the cell's id, which nbformat keeps outside the
+# metadata and Jupytext's text formats do not store (jupytext issue #1263): ``export``
+# puts the id in the cell's header line as ``id="..."`` and ``build`` moves it back.
+# Metadata that only records a run (``execution``, timings) is left out by Jupytext,
+# and so is the notebook's own metadata: the text file has no YAML header.
+FORMAT = "py:percent"
+ID_KEY = "id"
+# How the text was laid out (e.g. one blank line after a function, not two): Jupytext
+# records it in the cell's metadata to write the same text again; a notebook has no use
+# for it.
+TEXT_LAYOUT = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker")
 
 
-def build(src: Path, out: Path) -> None:
-    cells, kind, tags, lines = [], None, [], []
+def text_from_notebook(nb) -> str:
+    """The percent-format text of ``nb``, each cell's id in its ``# %%`` line."""
+    import jupytext
 
-    def flush():
-        if kind is None:
-            return
-        text = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            text = "\n".join(re.sub(r"^# ?", "", ln) for ln in text.splitlines())
-            cell = nbformat.v4.new_markdown_cell(text)
-        else:
-            cell = nbformat.v4.new_code_cell(text)
-        if tags:
-            cell.metadata["tags"] = tags
-        cells.append(cell)
+    nb = copy.deepcopy(nb)
+    nb.metadata = {"jupytext": {"notebook_metadata_filter": "-all"}}
+    for cell in nb.cells:
+        cell.metadata[ID_KEY] = cell.id
+    return jupytext.writes(nb, fmt=FORMAT)
 
-    for line in src.read_text(encoding="utf-8").splitlines():
-        m = CELL_RE.match(line)
-        if m:
-            flush()
-            kind = "markdown" if m.group("md") else "code"
-            tags = json.loads(m.group("tags")) if m.group("tags") else []
-            lines = []
-        else:
-            lines.append(line)
-    flush()
-    nb = nbformat.v4.new_notebook(cells=cells)
+
+def notebook_from_text(text: str, relpath: str):
+    """The notebook of a percent-format text, without outputs, with the course's kernel
+    and the badge and set-up cell for its path ``relpath`` in the repository."""
+    import jupytext
+
+    nb = jupytext.reads(text, fmt=FORMAT)
+    for cell in nb.cells:
+        if ID_KEY in cell.metadata:  # a cell new in the text gets a fresh id
+            cell.id = cell.metadata.pop(ID_KEY)
+        for key in TEXT_LAYOUT:
+            cell.metadata.pop(key, None)
     nb.metadata = {
         "kernelspec": {
             "display_name": "Python 3",
@@ -155,23 +166,20 @@ def build(src: Path, out: Path) -> None:
         },
         "language_info": {"name": "python"},
     }
-    sync_colab(nb, out.resolve().relative_to(ROOT).as_posix())
+    sync_colab(nb, relpath)
+    return nb
+
+
+def build(src: Path, out: Path) -> None:
+    relpath = out.resolve().relative_to(ROOT).as_posix()
+    nb = notebook_from_text(src.read_text(encoding="utf-8"), relpath)
     nbformat.write(nb, out)
-    print(f"built {out} ({len(cells)} cells)")
+    print(f"built {out} ({len(nb.cells)} cells)")
 
 
 def export(nb_path: Path, out: Path) -> None:
     nb = nbformat.read(nb_path, as_version=4)
-    parts = []
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        suffix = f" tags={json.dumps(tags)}" if tags else ""
-        if cell.cell_type == "markdown":
-            body = "\n".join(("# " + ln).rstrip() for ln in cell.source.splitlines())
-            parts.append(f"# %% [markdown]{suffix}\n{body}\n")
-        else:
-            parts.append(f"# %%{suffix}\n{cell.source}\n")
-    out.write_text("\n".join(parts), encoding="utf-8")
+    out.write_text(text_from_notebook(nb), encoding="utf-8")
     print(f"exported {out}")
 
 
@@ -263,23 +271,37 @@ def execute(paths: list[Path], timeout: int = 600) -> None:
         print(f"executed {path} in {seconds:.1f} s", flush=True)
 
 
-def main(argv: list[str]) -> None:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return
-    cmd, args = argv[0], argv[1:]
-    if cmd == "build" and len(args) == 2:
-        build(Path(args[0]), Path(args[1]))
-    elif cmd == "export" and len(args) == 2:
-        export(Path(args[0]), Path(args[1]))
-    elif cmd == "execute" and args:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("build", help="percent-format source -> notebook")
+    p.add_argument("src", type=Path, help="percent-format .py file")
+    p.add_argument("out", type=Path, help="notebook to write, inside the repository")
+    p = commands.add_parser("export", help="notebook -> percent-format source")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("out", type=Path, help=".py file to write")
+    p = commands.add_parser("execute", help="run each in a fresh kernel, save")
+    p.add_argument("notebooks", type=Path, nargs="+")
+    commands.add_parser("colab", help="rewrite every badge and set-up cell")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        if not args.out.resolve().is_relative_to(ROOT):
+            parser.error(
+                f"build: OUT must lie inside the repository {ROOT}, since its Colab "
+                f"badge names its path there; got {args.out}"
+            )
+        build(args.src, args.out)
+    elif args.command == "export":
+        export(args.notebook, args.out)
+    elif args.command == "execute":
         use_test_env()
-        execute([Path(a) for a in args])
-    elif cmd == "colab" and not args:
+        execute(args.notebooks)
+    elif args.command == "colab":
         colab_all()
-    else:
-        sys.exit(f"usage error: {' '.join(argv)}\n{__doc__}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
