@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
 from course_lib.attention import scaled_dot_product_attention
-from course_lib.checks import is_int as _is_int
+from course_lib.checks import is_int
 
 
 def _check_callable(fn, where: str) -> None:
@@ -58,7 +58,7 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     number of threads.
     """
     _check_callable(fn, "time_call")
-    if not (_is_int(repeat) and _is_int(warmup)) or repeat < 1 or warmup < 0:
+    if not (is_int(repeat) and is_int(warmup)) or repeat < 1 or warmup < 0:
         raise ValueError(
             f"time_call: need repeat >= 1 and warmup >= 0, got repeat={repeat}, "
             f"warmup={warmup}."
@@ -155,14 +155,14 @@ def attention_scaling(
     if (
         not isinstance(lengths, (list, tuple))
         or not lengths
-        or not all(_is_int(T) and T >= 1 for T in lengths)
+        or not all(is_int(T) and T >= 1 for T in lengths)
     ):
         raise ValueError(f"attention_scaling: lengths must be positive, got {lengths}.")
     sizes = dict(heads=heads, head_dim=head_dim, repeat=repeat)
     if threads is not None:
         sizes["threads"] = threads
     for name, value in sizes.items():
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(
                 f"attention_scaling: {name} must be an int >= 1, got {value!r}."
             )
