@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.checks import check_token_ids
+from course_lib.checks import check_id_tensor, check_token_ids
 from course_lib.gpt import GPT
 
 
@@ -158,7 +158,7 @@ class SequenceClassifier(nn.Module):
                     f"SequenceClassifier: labels must be (B,) = "
                     f"{tuple(input_ids.shape[:1])}, one class per row, got {seen}."
                 )
-            check_token_ids(labels, self.head.out_features, "labels", what="class")
+            check_id_tensor(labels, "labels")  # the values: only if torch refuses one
         if attention_mask is None and self.pad_token_id is not None:
             attention_mask = (input_ids != self.pad_token_id).long()  # (B, T)
         if attention_mask is None:
@@ -172,8 +172,14 @@ class SequenceClassifier(nn.Module):
         else:
             pooled = hidden[:, 0]  # (B, T, C) -> (B, C)
         logits = self.head(pooled)  # (B, C) -> (B, L)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
-        return logits, loss
+        if labels is None:
+            return logits, None
+        try:
+            return logits, F.cross_entropy(logits, labels)
+        except IndexError:
+            L = self.head.out_features
+            check_token_ids(labels, L, "labels", what="class")
+            raise
 
 
 @torch.no_grad()

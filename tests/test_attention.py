@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from course_lib.attention import (
     attention_backward,
@@ -13,7 +12,7 @@ from course_lib.attention import (
     padding_mask,
     scaled_dot_product_attention,
 )
-from course_lib.multi_head import KVCache, MultiHeadAttention, copy_mha_from_torch
+from course_lib.multi_head import MultiHeadAttention
 
 TOL = {
     torch.float64: dict(rtol=1e-10, atol=1e-10),
@@ -100,66 +99,6 @@ def test_padding_mask():
     ]
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("kind", ["self", "cross"])
-@pytest.mark.parametrize("masking", ["none", "causal", "padding"])
-@pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_equals_nn_multiheadattention(dtype, bias, kind, masking, need_weights):
-    torch.manual_seed(0)
-    B, C, H = 2, 16, 4
-    T, S = (5, 5) if kind == "self" else (3, 6)
-    # dropout > 0 in eval mode: no weight may be dropped
-    ref = nn.MultiheadAttention(
-        C, H, dropout=0.3, bias=bias, batch_first=True, dtype=dtype
-    ).eval()
-    ours = MultiHeadAttention(C, H, dropout=0.3, bias=bias).to(dtype).eval()
-    copy_mha_from_torch(ours, ref)
-    query = torch.randn(B, T, C, dtype=dtype)
-    key = query if kind == "self" else torch.randn(B, S, C, dtype=dtype)
-    if masking == "none":
-        mask, ref_kwargs = None, {}
-    elif masking == "causal":
-        mask = causal_mask(T, S)
-        ref_kwargs = {"attn_mask": ~mask}  # nn.MultiheadAttention: True = blocked
-    else:
-        mask = padding_mask([S, S - 2], S)
-        ref_kwargs = {"key_padding_mask": ~mask[:, 0, 0]}
-    out, weights = ours(query, key, key, mask, need_weights=need_weights)
-    ref_out, ref_weights = ref(
-        query, key, key, need_weights=True, average_attn_weights=False, **ref_kwargs
-    )
-    torch.testing.assert_close(out, ref_out, **TOL[dtype])
-    if need_weights:
-        torch.testing.assert_close(weights, ref_weights, **TOL[dtype])
-
-
-@pytest.mark.parametrize("need_weights", [True, False])
-@pytest.mark.parametrize("masking", ["none", "padding"])
-def test_mha_in_training_mode_drops_weights_like_torch(need_weights, masking):
-    """In training mode both drop attention weights with probability p (and scale
-    the rest by 1/(1-p)); from the same random numbers they drop the same ones."""
-    torch.manual_seed(0)
-    ref = nn.MultiheadAttention(16, 4, dropout=0.3, batch_first=True).double()
-    ours = MultiHeadAttention(16, 4, dropout=0.3).double()
-    copy_mha_from_torch(ours, ref)
-    x = torch.randn(2, 5, 16, dtype=torch.float64)
-    mask, ref_kwargs = None, {}
-    if masking == "padding":
-        mask = padding_mask([5, 3], 5)
-        ref_kwargs = {"key_padding_mask": ~mask[:, 0, 0]}
-    torch.manual_seed(1)
-    out, weights = ours(x, x, x, mask, need_weights=need_weights)
-    torch.manual_seed(1)
-    ref_out, ref_weights = ref(
-        x, x, x, need_weights=need_weights, average_attn_weights=False, **ref_kwargs
-    )
-    torch.testing.assert_close(out, ref_out)
-    if need_weights:
-        torch.testing.assert_close(weights, ref_weights)
-    assert not torch.allclose(out, ours.eval()(x, x, x, mask)[0])
-
-
 def test_sdpa_weights_equal_the_formula_by_hand():
     g = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(2, 4, 8, generator=g, dtype=torch.float64) for _ in "qkv")
@@ -174,33 +113,6 @@ def test_sdpa_weights_equal_the_formula_by_hand():
             torch.testing.assert_close(
                 weights[b, i], torch.tensor(row, dtype=torch.float64)
             )
-
-
-def test_mha_paths_agree_on_gradients():
-    torch.manual_seed(0)
-    mha = MultiHeadAttention(12, 3).double()
-    x = torch.randn(2, 5, 12, dtype=torch.float64, requires_grad=True)
-    grads = []
-    for need_weights in (True, False):
-        out, _ = mha(x, x, x, causal_mask(5), need_weights=need_weights)
-        grads.append(torch.autograd.grad(out.square().sum(), [x, *mha.parameters()]))
-    for slow, fast in zip(*grads, strict=True):
-        torch.testing.assert_close(slow, fast)
-
-
-def test_kv_cache_gives_the_same_outputs_as_full_attention():
-    torch.manual_seed(0)
-    mha = MultiHeadAttention(8, 2).eval()
-    x = torch.randn(1, 6, 8)
-    full, _ = mha(x, x, x, is_causal=True)
-    cache = KVCache()
-    first, _ = mha(x[:, :4], x[:, :4], x[:, :4], is_causal=True, cache=cache)
-    steps = [first]
-    for t in (4, 5):  # one new token at a time attends everything cached
-        step, _ = mha(x[:, t : t + 1], x[:, t : t + 1], x[:, t : t + 1], cache=cache)
-        steps.append(step)
-    assert len(cache) == 6
-    torch.testing.assert_close(torch.cat(steps, dim=1), full)
 
 
 def test_errors_name_the_problem():
@@ -266,16 +178,3 @@ def test_gradcheck_float64(need_weights, masking):
         return scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights)[0]
 
     assert torch.autograd.gradcheck(attend, (q, k, v))
-
-
-@pytest.mark.parametrize("need_weights", [True, False])
-def test_gradcheck_float64_multi_head(need_weights):
-    torch.manual_seed(0)
-    mha = MultiHeadAttention(8, 2).double()
-    query = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
-    key = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
-
-    def attend(query, key):
-        return mha(query, key, key, padding_mask([4, 3], 4), need_weights)[0]
-
-    assert torch.autograd.gradcheck(attend, (query, key))
