@@ -5,7 +5,10 @@ weights files and resume are in test_training.py."""
 
 import hashlib
 import json
+import os
 import shutil
+import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,6 +29,7 @@ from course_lib.data import course_file
 from course_lib.models import GPT, GPTConfig
 from course_lib.training import TrainConfig, configure_optimizer
 
+FIXTURES = Path(__file__).parent / "fixtures"
 TINY = GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
 
 
@@ -230,6 +234,73 @@ def test_a_crash_before_the_sidecar_keeps_the_last_checkpoint(tmp_path, monkeypa
     save_checkpoint(tmp_path / "run", model, step=30)
     assert "run.10.safetensors" not in weights_files(tmp_path)
     assert load_checkpoint(tmp_path / "run", fresh)["step"] == 30
+
+
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX can fsync a folder")
+def test_each_file_and_each_rename_is_flushed_before_the_next_step(
+    tmp_path, monkeypatch
+):
+    """A power cut must not reorder the writes: each file's bytes reach the disk
+    before it is renamed into place, and each rename (the folder) before the next
+    file is written."""
+    events, fsync, replace = [], os.fsync, os.replace
+
+    def logged_fsync(fd):
+        events.append(
+            "fsync " + ("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        )
+        fsync(fd)
+
+    def logged_replace(src, dst):
+        events.append(f"rename to {Path(dst).name}")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    save_checkpoint(tmp_path / "run", new_model(), step=1)
+    assert events == [
+        "fsync file",
+        "rename to run.1.safetensors",
+        "fsync folder",
+        "fsync file",
+        "rename to run.json",
+        "fsync folder",
+    ]
+
+
+# ------------------------------------------------- files written before today
+
+
+def test_a_checkpoint_saved_by_the_code_before_loads_and_saves_the_same_bytes(
+    tmp_path,
+):
+    """``fixtures/saved_before`` was written by the checkpoints code of commit a2f3799
+    (a tiny GPT with dropout, AdamW after one step, a batch generator). It loads into
+    fresh objects, every tensor equal to what safetensors' own reader finds in the
+    file; saved again from them, both files come out the same, byte for byte."""
+    stored = load_file(FIXTURES / "saved_before.3.safetensors")
+    sidecar = json.loads((FIXTURES / "saved_before.json").read_text())
+    torch.manual_seed(123)  # other weights and RNG: all must come from the files
+    model = GPT(GPTConfig(**sidecar["model_config"]))
+    adamw = trained_adamw(model)
+    generator = torch.Generator()
+    meta = load_checkpoint(FIXTURES / "saved_before", model, adamw, generator)
+    assert meta["step"] == 3 and meta["extra"] == sidecar["extra"]
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, stored["model." + sidecar["aliases"].get(name, name)])
+    assert model.lm_head.weight is model.tok_emb.weight  # still tied
+    for index, state in adamw.state_dict()["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, stored[f"optim.{index}.{key}"])
+    assert torch.equal(generator.get_state(), stored["rng.generator"])
+    assert torch.equal(torch.get_rng_state(), stored["rng.torch"])
+    save_checkpoint(
+        tmp_path / "again", model, adamw, 3, generator, meta["history"], meta["extra"]
+    )
+    again = (tmp_path / "again.3.safetensors").read_bytes()
+    assert again == (FIXTURES / "saved_before.3.safetensors").read_bytes()
+    on_disk = json.loads((tmp_path / "again.json").read_text())
+    assert on_disk == {**sidecar, "weights_file": "again.3.safetensors"}
 
 
 # ---------------------------------------------------- the shipped reference
