@@ -1,25 +1,18 @@
 """Checkpoints: safetensors tensors + a JSON sidecar, written crash-safe, verified.
 
-A checkpoint ``NAME`` is two files in one folder:
+A checkpoint ``NAME`` is two files. ``NAME.json``, the sidecar (:class:`Sidecar`),
+holds the step, model config, optimizer class and hyper-parameters, history, and the
+name, size and sha256 of the weights file it names, ``NAME.<step>.safetensors``: the
+model's tensors (``model.<name>``; a tied weight once, its other names in
+``aliases``), the optimizer's (``optim.<param index>.<key>``) and the RNG states
+(``rng.torch``, ``rng.generator``), plain tensors: nothing is ever unpickled.
 
-- ``NAME.json``, the sidecar (:class:`Sidecar`): step, model config and class,
-  optimizer class and hyper-parameters, history, ``extra``, and the name, size and
-  sha256 of the weights file, so a truncated or swapped one is an error on load.
-- ``NAME.<step>.safetensors``, the weights file: the model's tensors (``model.<name>``;
-  a tied weight once, its other names in the sidecar's ``aliases``), the optimizer's
-  (``optim.<param index>.<key>``) and the random states (``rng.torch``,
-  ``rng.generator``). Plain tensors: nothing is ever unpickled.
-
-A save writes the weights first, under a name no sidecar refers to, then the sidecar,
-atomically (a temporary file renamed over ``NAME.json``), and only then deletes the
-weights file the old sidecar named. Each file, and the folder after each rename, is
-flushed to disk (fsync), so a power cut cannot reorder them. A crash before the
-sidecar's rename leaves the previous checkpoint whole (at worst an unreferenced
-weights file, safe to delete), a crash after it the new one. The name holds the step,
-not a hash (float32 results differ in their last bits between CPUs); a second save at
-the step on disk writes ``NAME.<step>-2.safetensors``, never the file in use. Sidecars
-of the layout before name ``NAME.safetensors`` (``data/gpt_pydocs`` does): they load
-unchanged, and a save over one deletes that file.
+A save writes the weights, then the sidecar (a temporary file renamed over
+``NAME.json``), then deletes the old weights file, each file and rename flushed to
+disk (fsync) first: a crash leaves the old checkpoint whole, or the new one. Weights
+are named by step, not hash (float32 results differ in their last bits between CPUs);
+a second save at the step on disk writes ``NAME.<step>-2.safetensors``. Older
+sidecars name ``NAME.safetensors`` (``data/gpt_pydocs`` does) and load the same.
 """
 
 from __future__ import annotations
@@ -30,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import safetensors.torch
@@ -38,9 +30,8 @@ import torch
 from torch import nn
 
 FORMAT = "course-checkpoint-1"
-_KINDS = dict(
-    model=nn.Module, optimizer=torch.optim.Optimizer, generator=torch.Generator
-)
+_KINDS = {"model": nn.Module, "optimizer": torch.optim.Optimizer}
+_KINDS["generator"] = torch.Generator  # what an argument of each name must be
 
 
 class CheckpointError(ValueError):
@@ -59,35 +50,29 @@ def _check_args(where: str, path, **objects) -> None:
             )
 
 
-def _is(kind, test=None):
-    """A field's check: an instance of ``kind`` (a bool is no int) passing ``test``."""
-    return lambda v: (
-        isinstance(v, kind) and not isinstance(v, bool) and (not test or bool(test(v)))
-    )
+def _is(kind, test=lambda v: True):
+    """A check: an instance of ``kind`` (a bool is no int) for which ``test`` holds."""
+    return lambda v: isinstance(v, kind) and not isinstance(v, bool) and bool(test(v))
 
 
-def _is_optimizer(v) -> bool:
+def _field(must_be: str, check, default=dataclasses.MISSING):
+    """A sidecar field: what it must be, in words (for errors), and its check."""
+    return dataclasses.field(default=default, metadata={"is": must_be, "ok": check})
+
+
+def _is_optimizer(v: dict) -> bool:
     return (
-        isinstance(v, dict)
-        and isinstance(v.get("class"), str)
+        isinstance(v.get("class"), str)
         and isinstance(v.get("param_groups"), list)
         and all(isinstance(g, dict) for g in v["param_groups"])
         and isinstance(v.get("scalars"), dict)
     )
 
 
-def _field(must_be: str, check, default=dataclasses.MISSING):
-    """A sidecar field: what it must be, in words, and ``check(value)``."""
-    return dataclasses.field(default=default, metadata={"is": must_be, "ok": check})
-
-
 @dataclasses.dataclass(kw_only=True)
 class Sidecar:
-    """The JSON file ``NAME.json``, field for field in file order, each with what it
-    must be and its check. :func:`read_sidecar` validates it: a field without a
-    default must be there and a field present must pass its check, else
-    :class:`CheckpointError` names the field. ``model_config`` and ``model_class``
-    are absent for a model without a dataclass ``config``, ``optimizer`` if none."""
+    """``NAME.json``, field by field: what each must be, and its check. A field with a
+    default may be absent (``model_*`` without a dataclass config, ``optimizer``)."""
 
     format: str = _field(f"the string {FORMAT!r}", lambda v: v == FORMAT, FORMAT)
     step: int = _field("an integer", _is(int))
@@ -101,7 +86,7 @@ class Sidecar:
     model_class: str | None = _field("a string (the model's class)", _is(str), None)
     optimizer: dict | None = _field(
         'an object {"class": str, "param_groups": [...], "scalars": {...}}',
-        _is_optimizer,
+        _is(dict, _is_optimizer),
         None,
     )
     history: dict = _field("an object", _is(dict))
@@ -130,18 +115,18 @@ class Sidecar:
                 f"{where} is not a {FORMAT} checkpoint (its format is "
                 f"{data.get('format')!r}). {fix}"
             )
-        fields = dataclasses.fields(cls)
-        for f in fields:
+        fields = [f for f in dataclasses.fields(cls) if f.name in data]
+        for f in dataclasses.fields(cls):
             must_be, shown = f.metadata["is"], repr(data.get(f.name))
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            if f.name not in data and f.default is dataclasses.MISSING:
+            if f not in fields and f.default is dataclasses.MISSING:
                 problem = f"({must_be}) is missing"
-            elif f.name in data and not f.metadata["ok"](data[f.name]):
+            elif f in fields and not f.metadata["ok"](data[f.name]):
+                shown = shown if len(shown) <= 60 else shown[:57] + "..."
                 problem = f"should be {must_be}, got {shown}"
             else:
                 continue
             raise CheckpointError(f"{where}: the field {f.name!r} {problem}. {fix}")
-        return cls(**{f.name: data[f.name] for f in fields if f.name in data})
+        return cls(**{f.name: data[f.name] for f in fields})
 
     def to_json(self) -> dict:
         """The JSON object, without the optional fields that are None."""
@@ -149,26 +134,21 @@ class Sidecar:
 
 
 def _json_path(path: str | os.PathLike, existing: bool = False) -> Path:
-    """``NAME``, ``NAME.json`` or ``NAME.safetensors`` -> ``NAME.json``. With
-    ``existing``, a weights file ``NAME.<step>.safetensors`` -> ``NAME.json`` too
-    (when there is a ``NAME.json`` and no ``NAME.<step>.json``)."""
+    """``NAME``, ``NAME.json``, ``NAME.safetensors`` -> ``NAME.json``; ``existing``: a
+    weights file ``NAME.<step>.safetensors`` too, unless ``NAME.<step>.json`` exists."""
     p = Path(path)
     p = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
     json_path, owner = p.with_name(p.name + ".json"), p.with_suffix(".json")
-    is_step = re.fullmatch(r"\.-?\d+(-2)?", p.suffix)  # p is NAME.<step>
-    if existing and is_step and not json_path.exists() and owner.exists():
-        return owner
+    weights_file = str(path).endswith(".safetensors")
+    if existing and weights_file and re.fullmatch(r"\.-?\d+(-2)?", p.suffix):
+        return owner if owner.exists() and not json_path.exists() else json_path
     return json_path
 
 
 def read_sidecar(path: str | os.PathLike) -> Sidecar:
-    """The validated sidecar of the checkpoint at ``path`` (``NAME``, ``NAME.json``
-    or one of its weights files). Raises :class:`CheckpointError` for a missing file,
-    invalid JSON, or a field that is missing or of the wrong type (named)."""
-    return _read_sidecar_at(_json_path(path, existing=True))
-
-
-def _read_sidecar_at(json_path: Path) -> Sidecar:
+    """The sidecar of the checkpoint at ``path``, validated: :class:`CheckpointError`
+    for a missing file, invalid JSON, or a field missing or of the wrong type."""
+    json_path = _json_path(path, existing=True)
     if not json_path.is_file():
         raise CheckpointError(f"checkpoint file {json_path} does not exist.")
     try:
@@ -179,46 +159,32 @@ def _read_sidecar_at(json_path: Path) -> Sidecar:
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """``(weights file, NAME.json)`` of the checkpoint at ``path``: the weights file
-    ``NAME.json`` names (e.g. ``NAME.400.safetensors``). :class:`CheckpointError`
-    when ``NAME.json`` is missing or invalid."""
+    """``(weights file, NAME.json)`` of the checkpoint at ``path``, the weights file
+    being the one ``NAME.json`` names (e.g. ``NAME.400.safetensors``)."""
     _check_args("checkpoint_paths", path)
     json_path = _json_path(path, existing=True)
-    return json_path.with_name(_read_sidecar_at(json_path).weights_file), json_path
+    return json_path.with_name(read_sidecar(json_path).weights_file), json_path
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it
     to ``path``, flush the folder: ``path`` holds its old content or the whole new."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # on the same disk
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points there
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)  # atomic on POSIX and Windows
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # the rename too (Windows cannot open a folder)
         fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _current_weights(json_path: Path) -> str | None:
-    """The weights file the sidecar on disk names, if a save of this checkpoint wrote
-    it (``NAME[.<step>[-2]].safetensors``), else None: nothing else is ever deleted."""
-    try:
-        name = _read_sidecar_at(json_path).weights_file
-    except CheckpointError:
-        return None
-    ours = re.escape(json_path.stem) + r"(\.-?\d+(-2)?)?\.safetensors"
-    return name if re.fullmatch(ours, name) else None
 
 
 def _model_tensors(model: nn.Module) -> tuple[dict, dict]:
@@ -236,18 +202,12 @@ def _model_tensors(model: nn.Module) -> tuple[dict, dict]:
 
 
 def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    step: int = 0,
-    generator: torch.Generator | None = None,
-    history: dict | None = None,
-    extra: dict | None = None,
+    path, model, optimizer=None, step=0, generator=None, history=None, extra=None
 ) -> Path:
     """Write ``model`` (and optionally the optimizer, the batch ``generator`` and the
     global torch RNG state) to ``path.<step>.safetensors`` + ``path.json``, crash-safe
-    (see the module's docstring); returns the JSON path. ``extra`` must be
-    JSON-serialisable (e.g. ``asdict(train_config)``)."""
+    (see the module's docstring); returns the JSON path. ``history`` and ``extra``
+    must be JSON-serialisable (e.g. ``asdict(train_config)``)."""
     _check_args("save_checkpoint", path, optimizer=optimizer, generator=generator)
     if not isinstance(model, nn.Module):
         raise ValueError(
@@ -264,16 +224,20 @@ def save_checkpoint(
     if optimizer is not None:  # its tensors go to the weights file, the rest to JSON
         state = optimizer.state_dict()
         flat = {f"{i}.{k}": v for i, s in state["state"].items() for k, v in s.items()}
-        scalars = {k: v for k, v in flat.items() if not isinstance(v, torch.Tensor)}
-        for key in flat.keys() - scalars.keys():
-            tensors[f"optim.{key}"] = flat[key].detach().contiguous().cpu()
+        for key, value in flat.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{key}"] = value.detach().contiguous().cpu()
         opt = {"class": type(optimizer).__name__, "param_groups": state["param_groups"]}
-        opt["scalars"] = scalars
+        opt["scalars"] = {k: v for k, v in flat.items() if not torch.is_tensor(v)}
     tensors["rng.torch"] = torch.get_rng_state()
     if generator is not None:
         tensors["rng.generator"] = generator.get_state()
     weights = safetensors.torch.save(tensors)
-    previous = _current_weights(json_path)
+    previous = None  # the weights file in use, if a save of NAME wrote it: it goes last
+    with contextlib.suppress(CheckpointError):
+        previous = read_sidecar(json_path).weights_file
+    ours = re.escape(json_path.stem) + r"(\.-?\d+(-2)?)?\.safetensors"
+    previous = previous if previous and re.fullmatch(ours, previous) else None
     name = f"{json_path.stem}.{step}.safetensors"
     if name == previous:  # a second save at this step: never the file in use
         name = f"{json_path.stem}.{step}-2.safetensors"
@@ -289,7 +253,7 @@ def save_checkpoint(
         weights_bytes=len(weights),
         weights_sha256=hashlib.sha256(weights).hexdigest(),
     )
-    text = json.dumps(sidecar.to_json(), indent=1)  # not JSON: fails before any write
+    text = json.dumps(sidecar.to_json(), indent=1)  # fails before any file is written
     _atomic_write(json_path.with_name(name), weights)  # 1. the new weights
     _atomic_write(json_path, text.encode())  # 2. the new checkpoint takes over here
     if previous is not None and previous != name:  # 3. the old weights go
@@ -299,11 +263,10 @@ def save_checkpoint(
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     """``(meta, tensors)``: the sidecar as a dict, checked field by field, and the
-    tensors, parsed from the very bytes whose size and sha256 were checked. Raises
-    :class:`CheckpointError` naming the file for a missing, truncated or mismatched
-    checkpoint."""
+    tensors, parsed from the very bytes whose size and sha256 were checked (else a
+    :class:`CheckpointError` naming the file)."""
     json_path = _json_path(path, existing=True)
-    sidecar = _read_sidecar_at(json_path)
+    sidecar = read_sidecar(json_path)
     weights_path = json_path.with_name(sidecar.weights_file)
     if not weights_path.is_file():
         raise CheckpointError(
@@ -325,18 +288,14 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
 
 
 def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    generator: torch.Generator | None = None,
-    restore_rng: bool = True,
+    path, model=None, optimizer=None, generator=None, restore_rng=True
 ) -> dict:
-    """Verify the checkpoint, load it into whatever is given, return its metadata
-    (``step``, ``model_config``, ``history``, ``extra``, ...). Strict: a missing,
+    """Verify the checkpoint, load it into whatever is given (not None), return its
+    metadata (``step``, ``model_config``, ``history``, ``extra``, ...). A missing,
     unexpected or wrongly shaped tensor, an optimizer of another class (AdamW's state
     in an SGD) or state that does not fit it is a :class:`CheckpointError`, raised
-    before anything is loaded. ``restore_rng`` also restores the global torch RNG
-    state (dropout), needed for an exact resume."""
+    before anything is loaded. ``restore_rng`` restores the global torch RNG state
+    too (dropout), as an exact resume needs."""
     _check_args(
         "load_checkpoint", path, model=model, optimizer=optimizer, generator=generator
     )
@@ -356,9 +315,7 @@ def load_checkpoint(
         )
     if model is not None:  # every name (a tied weight's aliases too) and shape
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-        for alias, name in meta["aliases"].items():
-            if name in state:
-                state[alias] = state[name]
+        state |= {a: state[n] for a, n in meta["aliases"].items() if n in state}
         shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         theirs = {k: tuple(v.shape) for k, v in state.items()}
         if shapes != theirs:

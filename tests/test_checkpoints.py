@@ -159,6 +159,18 @@ def test_the_optimizer_class_is_stored_and_checked(tmp_path):
         load_checkpoint(no_state, other, adamw)
 
 
+def test_an_optimizer_state_that_does_not_fit_leaves_the_model_as_it_was(tmp_path):
+    model = new_model()
+    json_path = save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=1)
+    other = new_model(seed=9)
+    before = weights(other)
+    one_group = torch.optim.AdamW(other.parameters())  # train's AdamW has two groups
+    with pytest.raises(CheckpointError, match="does not fit this optimizer"):
+        load_checkpoint(json_path, other, one_group)
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+    assert one_group.state_dict()["state"] == {}
+
+
 # ------------------------------------------------------------ crash-safe saves
 
 
