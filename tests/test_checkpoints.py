@@ -152,8 +152,12 @@ def test_the_optimizer_class_is_stored_and_checked(tmp_path):
     # checked before anything was loaded: the model is as it was
     assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
     assert sgd.state_dict()["state"] == {}
-    adamw = trained_adamw(other)  # the right class loads
+    adamw = trained_adamw(other)  # the right class loads, hyper-parameters as saved
+    saved_groups = adamw.state_dict()["param_groups"]  # trained_adamw's, as saved
+    for group in adamw.param_groups:
+        group.update(lr=0.5, betas=(0.5, 0.5))
     load_checkpoint(json_path, other, adamw)
+    assert adamw.state_dict()["param_groups"] == saved_groups  # betas a tuple again
     no_state = save_checkpoint(tmp_path / "bare", model, step=1)
     with pytest.raises(CheckpointError, match="holds no optimizer state"):
         load_checkpoint(no_state, other, adamw)
@@ -246,6 +250,17 @@ def test_a_crash_before_the_sidecar_keeps_the_last_checkpoint(tmp_path, monkeypa
     save_checkpoint(tmp_path / "run", model, step=30)
     assert "run.10.safetensors" not in weights_files(tmp_path)
     assert load_checkpoint(tmp_path / "run", fresh)["step"] == 30
+
+
+def test_a_save_deletes_only_a_weights_file_of_its_own_checkpoint(tmp_path):
+    """A sidecar copied from another checkpoint names that one's weights: saving
+    over it must not delete them (only ``NAME[.<step>[-2]].safetensors`` goes)."""
+    model = new_model()
+    save_checkpoint(tmp_path / "best", model, step=4)
+    shutil.copy(tmp_path / "best.json", tmp_path / "run.json")
+    save_checkpoint(tmp_path / "run", model, step=5)
+    assert weights_files(tmp_path) == ["best.4.safetensors", "run.5.safetensors"]
+    assert load_checkpoint(tmp_path / "best", new_model(seed=9))["step"] == 4
 
 
 @pytest.mark.skipif(os.name != "posix", reason="only POSIX can fsync a folder")
