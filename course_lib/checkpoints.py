@@ -71,8 +71,8 @@ def _is_optimizer(v: dict) -> bool:
 
 @dataclasses.dataclass(kw_only=True)
 class Sidecar:
-    """``NAME.json``, field by field: what each must be, and its check. A field with a
-    default may be absent (``model_*`` without a dataclass config, ``optimizer``)."""
+    """``NAME.json``, field by field: what each must be, and its check. The fields with
+    a default may be absent: ``model_config``, ``model_class`` and ``optimizer``."""
 
     format: str = _field(f"the string {FORMAT!r}", lambda v: v == FORMAT, FORMAT)
     step: int = _field("an integer", _is(int))
@@ -137,9 +137,9 @@ def _json_path(path: str | os.PathLike, existing: bool = False) -> Path:
     """``NAME``, ``NAME.json``, ``NAME.safetensors`` -> ``NAME.json``; ``existing``: a
     weights file ``NAME.<step>.safetensors`` too, unless ``NAME.<step>.json`` exists."""
     p = Path(path)
+    weights_file = p.suffix == ".safetensors"
     p = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
     json_path, owner = p.with_name(p.name + ".json"), p.with_suffix(".json")
-    weights_file = str(path).endswith(".safetensors")
     if existing and weights_file and re.fullmatch(r"\.-?\d+(-2)?", p.suffix):
         return owner if owner.exists() and not json_path.exists() else json_path
     return json_path
@@ -290,12 +290,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
 def load_checkpoint(
     path, model=None, optimizer=None, generator=None, restore_rng=True
 ) -> dict:
-    """Verify the checkpoint, load it into whatever is given (not None), return its
-    metadata (``step``, ``model_config``, ``history``, ``extra``, ...). A missing,
-    unexpected or wrongly shaped tensor, an optimizer of another class (AdamW's state
-    in an SGD) or state that does not fit it is a :class:`CheckpointError`, raised
-    before anything is loaded. ``restore_rng`` restores the global torch RNG state
-    too (dropout), as an exact resume needs."""
+    """Verify the checkpoint, load it into whatever is given, return its metadata
+    (``step``, ``model_config``, ``history``, ...). A missing, extra or misshapen
+    tensor, an optimizer of another class (AdamW's state in an SGD) or a state that
+    does not fit is a :class:`CheckpointError` before anything is loaded.
+    ``restore_rng``: the global torch RNG state (dropout) too, for an exact resume."""
     _check_args(
         "load_checkpoint", path, model=model, optimizer=optimizer, generator=generator
     )
