@@ -5,7 +5,10 @@ weights files and resume are in test_training.py."""
 
 import hashlib
 import json
+import os
 import shutil
+import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +27,7 @@ from course_lib.checkpoints import (
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.training import TrainConfig, configure_optimizer
 
+FIXTURES = Path(__file__).parent / "fixtures"
 TINY = GPTConfig(vocab_size=13, block_size=16, num_layers=2, num_heads=2, d_model=16)
 
 
@@ -146,11 +150,27 @@ def test_the_optimizer_class_is_stored_and_checked(tmp_path):
     # checked before anything was loaded: the model is as it was
     assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
     assert sgd.state_dict()["state"] == {}
-    adamw = trained_adamw(other)  # the right class loads
+    adamw = trained_adamw(other)  # the right class loads, hyper-parameters as saved
+    saved_groups = adamw.state_dict()["param_groups"]  # trained_adamw's, as saved
+    for group in adamw.param_groups:
+        group.update(lr=0.5, betas=(0.5, 0.5))
     load_checkpoint(json_path, other, adamw)
+    assert adamw.state_dict()["param_groups"] == saved_groups  # betas a tuple again
     no_state = save_checkpoint(tmp_path / "bare", model, step=1)
     with pytest.raises(CheckpointError, match="holds no optimizer state"):
         load_checkpoint(no_state, other, adamw)
+
+
+def test_an_optimizer_state_that_does_not_fit_leaves_the_model_as_it_was(tmp_path):
+    model = new_model()
+    json_path = save_checkpoint(tmp_path / "run", model, trained_adamw(model), step=1)
+    other = new_model(seed=9)
+    before = weights(other)
+    one_group = torch.optim.AdamW(other.parameters())  # train's AdamW has two groups
+    with pytest.raises(CheckpointError, match="does not fit this optimizer"):
+        load_checkpoint(json_path, other, one_group)
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+    assert one_group.state_dict()["state"] == {}
 
 
 # ------------------------------------------------------------ crash-safe saves
@@ -228,6 +248,84 @@ def test_a_crash_before_the_sidecar_keeps_the_last_checkpoint(tmp_path, monkeypa
     save_checkpoint(tmp_path / "run", model, step=30)
     assert "run.10.safetensors" not in weights_files(tmp_path)
     assert load_checkpoint(tmp_path / "run", fresh)["step"] == 30
+
+
+def test_a_save_deletes_only_a_weights_file_of_its_own_checkpoint(tmp_path):
+    """A sidecar copied from another checkpoint names that one's weights: saving
+    over it must not delete them (only ``NAME[.<step>[-2]].safetensors`` goes)."""
+    model = new_model()
+    save_checkpoint(tmp_path / "best", model, step=4)
+    shutil.copy(tmp_path / "best.json", tmp_path / "run.json")
+    save_checkpoint(tmp_path / "run", model, step=5)
+    assert weights_files(tmp_path) == ["best.4.safetensors", "run.5.safetensors"]
+    assert load_checkpoint(tmp_path / "best", new_model(seed=9))["step"] == 4
+
+
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX can fsync a folder")
+def test_each_file_and_each_rename_is_flushed_before_the_next_step(
+    tmp_path, monkeypatch
+):
+    """A power cut must not reorder the writes: each file's bytes reach the disk
+    before it is renamed into place, and each rename (the folder) before the next
+    file is written."""
+    events, fsync, replace = [], os.fsync, os.replace
+
+    def logged_fsync(fd):
+        events.append(
+            "fsync " + ("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        )
+        fsync(fd)
+
+    def logged_replace(src, dst):
+        events.append(f"rename to {Path(dst).name}")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    save_checkpoint(tmp_path / "run", new_model(), step=1)
+    assert events == [
+        "fsync file",
+        "rename to run.1.safetensors",
+        "fsync folder",
+        "fsync file",
+        "rename to run.json",
+        "fsync folder",
+    ]
+
+
+# ------------------------------------------------- files written before today
+
+
+def test_a_checkpoint_saved_by_the_code_before_loads_and_saves_the_same_bytes(
+    tmp_path,
+):
+    """``fixtures/saved_before`` was written by the checkpoints code of commit a2f3799
+    (a tiny GPT with dropout, AdamW after one step, a batch generator). It loads into
+    fresh objects, every tensor equal to what safetensors' own reader finds in the
+    file; saved again from them, both files come out the same, byte for byte."""
+    stored = load_file(FIXTURES / "saved_before.3.safetensors")
+    sidecar = json.loads((FIXTURES / "saved_before.json").read_text())
+    torch.manual_seed(123)  # other weights and RNG: all must come from the files
+    model = GPT(GPTConfig(**sidecar["model_config"]))
+    adamw = trained_adamw(model)
+    generator = torch.Generator()
+    meta = load_checkpoint(FIXTURES / "saved_before", model, adamw, generator)
+    assert meta["step"] == 3 and meta["extra"] == sidecar["extra"]
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, stored["model." + sidecar["aliases"].get(name, name)])
+    assert model.lm_head.weight is model.tok_emb.weight  # still tied
+    for index, state in adamw.state_dict()["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, stored[f"optim.{index}.{key}"])
+    assert torch.equal(generator.get_state(), stored["rng.generator"])
+    assert torch.equal(torch.get_rng_state(), stored["rng.torch"])
+    save_checkpoint(
+        tmp_path / "again", model, adamw, 3, generator, meta["history"], meta["extra"]
+    )
+    again = (tmp_path / "again.3.safetensors").read_bytes()
+    assert again == (FIXTURES / "saved_before.3.safetensors").read_bytes()
+    on_disk = json.loads((tmp_path / "again.json").read_text())
+    assert on_disk == {**sidecar, "weights_file": "again.3.safetensors"}
 
 
 # ---------------------------------------------------- the shipped reference
