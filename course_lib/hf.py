@@ -77,13 +77,13 @@ GPT2_NAME_MAP: list[tuple[str, str, str]] = [
 ]
 
 
-def _pairs(n_layer: int) -> list[tuple[list[str], str, str]]:
-    """The table expanded for ``n_layer`` blocks: ``([our names], hf name, how)``."""
+def _pairs(num_layers: int) -> list[tuple[list[str], str, str]]:
+    """The table expanded for ``num_layers`` blocks: ``([our names], hf name, how)``."""
     out = []
     for ours, theirs, how in GPT2_NAME_MAP:
         if how.startswith("tied"):
             continue  # one tensor; copied with the token embedding
-        layers = range(n_layer) if "{i}" in ours else [None]
+        layers = range(num_layers) if "{i}" in ours else [None]
         for i in layers:
             o = ours if i is None else ours.replace("{i}", str(i))
             t = theirs if i is None else theirs.replace("{i}", str(i))
@@ -229,13 +229,13 @@ def from_hf_gpt2(hf) -> GPT:
     return model.train(hf.training)
 
 
-def name_table(n_layer: int = 1) -> list[tuple[str, str, str]]:
-    """:data:`GPT2_NAME_MAP` with ``{i}`` filled in for blocks ``0..n_layer-1``."""
-    if not isinstance(n_layer, int) or n_layer < 1:
-        raise ValueError(f"n_layer must be an int >= 1, got {n_layer!r}.")
+def name_table(num_layers: int = 1) -> list[tuple[str, str, str]]:
+    """:data:`GPT2_NAME_MAP` with ``{i}`` filled in for blocks ``0..num_layers-1``."""
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}.")
     out = []
     for ours, theirs, how in GPT2_NAME_MAP:
-        for i in range(n_layer) if "{i}" in ours else [None]:
+        for i in range(num_layers) if "{i}" in ours else [None]:
             n = "{i}" if i is None else str(i)
             out.append((ours.replace("{i}", n), theirs.replace("{i}", n), how))
     return out

@@ -509,7 +509,7 @@ BAD_CALLS = [
     ("classifier-input-1d", lambda: classifier()(ids(3)),
      ValueError, r"input_ids must be \(B, T\), got shape \(3,\)"),
     ("name-table-zero", lambda: name_table(0),
-     ValueError, r"n_layer must be an int >= 1, got 0"),
+     ValueError, r"num_layers must be an int >= 1, got 0"),
     ("load-minilm-attn", lambda: course_lib.hf.load_minilm("flash"),
      ValueError, r"load_minilm: attn_implementation must be 'eager' .*got 'flash'"),
     ("gpt-encoder-forward-1d", lambda: GPTEncoder(gpt())(ids(3)),

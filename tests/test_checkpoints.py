@@ -3,6 +3,7 @@ class is checked, and a save never destroys the last good checkpoint (weights fi
 under a new name, sidecar last, old weights deleted after). Round trips, corrupted
 weights files and resume are in test_training.py."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -306,7 +307,9 @@ def test_a_checkpoint_saved_by_the_code_before_loads_and_saves_the_same_bytes(
     stored = load_file(FIXTURES / "saved_before.3.safetensors")
     sidecar = json.loads((FIXTURES / "saved_before.json").read_text())
     torch.manual_seed(123)  # other weights and RNG: all must come from the files
-    model = GPT(GPTConfig(**sidecar["model_config"]))
+    # its config uses GPT-2's names (n_layer, n_head, n_embd), which from_dict reads
+    model = GPT(GPTConfig.from_dict(sidecar["model_config"]))
+    assert model.config.num_layers == sidecar["model_config"]["n_layer"]
     adamw = trained_adamw(model)
     generator = torch.Generator()
     meta = load_checkpoint(FIXTURES / "saved_before", model, adamw, generator)
@@ -325,7 +328,9 @@ def test_a_checkpoint_saved_by_the_code_before_loads_and_saves_the_same_bytes(
     again = (tmp_path / "again.3.safetensors").read_bytes()
     assert again == (FIXTURES / "saved_before.3.safetensors").read_bytes()
     on_disk = json.loads((tmp_path / "again.json").read_text())
-    assert on_disk == {**sidecar, "weights_file": "again.3.safetensors"}
+    renamed = dataclasses.asdict(model.config)  # the same model, today's names
+    expected = {**sidecar, "weights_file": "again.3.safetensors"}
+    assert on_disk == {**expected, "model_config": renamed}
 
 
 # ---------------------------------------------------- the shipped reference

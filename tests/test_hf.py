@@ -180,7 +180,7 @@ def test_conversion_keeps_the_training_mode():
 def test_initialisation_has_gpt2s_statistics():
     """Our GPT's initial weights have the spread of transformers' own GPT-2 init,
     tensor for tensor: N(0, 0.02), the residual projections scaled by
-    1/sqrt(2 n_layer), zero biases, LayerNorms at 1 and 0."""
+    1/sqrt(2 num_layers), zero biases, LayerNorms at 1 and 0."""
     config = GPTConfig(
         vocab_size=300, block_size=64, num_layers=8, num_heads=4, d_model=96
     )
