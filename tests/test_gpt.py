@@ -173,3 +173,12 @@ def test_a_training_step_reads_no_tensor_value_back(monkeypatch):
         model(torch.full((1, 3), 11))
     with pytest.raises(ValueError, match="targets holds token id 11"):
         model(idx, torch.full((2, 8), 11))
+
+
+def test_a_bad_target_is_named_even_beside_ignored_ones():
+    """-1 means "no target here": the message names the real culprit, not the -1."""
+    model = GPT(TINY).eval()
+    idx = torch.randint(0, TINY.vocab_size, (1, 4))
+    targets = torch.tensor([[-1, 3, 11, -1]])
+    with pytest.raises(ValueError, match=r"targets holds token id 11, outside .*\(or -1"):
+        model(idx, targets)

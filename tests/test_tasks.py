@@ -177,6 +177,7 @@ def test_pad_batch_batches_and_accuracy():
     from course_lib.batching import labelled_batches, pad_batch
     from course_lib.classification import accuracy
 
+    assert pad_batch([[5, 6, 7], [8]], pad_id=4).tolist() == [[5, 6, 7], [8, 4, 4]]
     ids = pad_batch([[5, 6, 7], [8], [9, 9]], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [9, 9, 0]]
     labels = torch.tensor([1, 0, 0])

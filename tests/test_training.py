@@ -404,3 +404,14 @@ def test_cli_trains_saves_and_resumes(tmp_path):
     )
     assert straight["final_val_loss"] == second["final_val_loss"]
     assert straight["final_train_loss"] == second["final_train_loss"]
+
+
+def test_train_checks_the_ids_against_the_vocabulary_once_up_front():
+    """A token id outside the model's vocabulary is named with the data it came from,
+    before any step (the forward pass itself does not read ids back)."""
+    bad = tiny_data().clone()
+    bad[-1] = 99
+    with pytest.raises(ValueError, match="val_data holds token id 99"):
+        train(new_model(), tiny_data(), bad, cfg(max_steps=1))
+    with pytest.raises(ValueError, match="train_data holds token id 99"):
+        train(new_model(), bad, tiny_data(), cfg(max_steps=1))
