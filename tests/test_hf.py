@@ -3,6 +3,8 @@ the offline MiniLM encoder and the classification head."""
 
 import importlib.util
 import os
+import socket
+import time
 
 import pytest
 import torch
@@ -16,6 +18,7 @@ from course_lib.hf import (
     GPT2_NAME_MAP,
     _pairs,
     from_hf_gpt2,
+    hub_reachable,
     name_table,
     to_hf_gpt2,
     to_hf_tokenizer,
@@ -277,6 +280,92 @@ def test_name_table_covers_every_parameter_of_both_models():
     assert set(ours.state_dict()) <= our_names
     assert set(hf.state_dict()) == {t for _, t, _ in table}
     assert len(GPT2_NAME_MAP) == 17
+
+
+# ------------------------------------------ a pretrained GPT-2, as chapter 10 loads one
+def test_saved_and_reloaded_gpt2_converts_to_equal_logits_and_greedy_tokens(tmp_path):
+    """Chapter 10's path for OpenAI's GPT-2: from_pretrained, then from_hf_gpt2, then
+    our generate. Here on a tiny random GPT-2 saved to a local folder (no Hub)."""
+    torch.manual_seed(6)
+    config = GPT2Config(
+        vocab_size=40, n_positions=24, n_embd=16, n_layer=2, n_head=2,
+        bos_token_id=39, eos_token_id=39, pad_token_id=39,
+    )  # fmt: skip
+    with torch.no_grad():  # every tensor random, biases and LayerNorms included
+        saved = GPT2LMHeadModel(config)
+        for p in saved.parameters():
+            p.normal_(0, 0.3)
+    saved.save_pretrained(tmp_path)
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path, local_files_only=True).eval()
+    ours = from_hf_gpt2(hf).eval()
+    idx = torch.randint(0, 40, (2, 24))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], saved.eval()(idx).logits)
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, rtol=1e-5, atol=1e-5)
+    prompt = idx[:, :4]
+    expected = hf.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=20,
+        do_sample=False,
+        pad_token_id=39,
+        eos_token_id=None,
+    )
+    assert generate(ours, prompt, 20, temperature=0).tolist() == expected.tolist()
+
+
+class _FakeSocket:
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"], ids=["hf-hub", "transformers"]
+)
+@pytest.mark.parametrize("value", ["1", "true", "ON", "yes"])
+def test_hub_reachable_honours_the_offline_variables_without_a_connection(
+    monkeypatch, var, value
+):
+    calls = []
+    monkeypatch.setattr(socket, "create_connection", lambda *a: calls.append(a))
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(var, value)
+    assert hub_reachable() is False
+    assert calls == []  # decided from the variable alone
+
+
+@pytest.mark.parametrize("value", [None, "0", "false", ""])
+def test_hub_reachable_asks_the_network_when_not_told_offline(monkeypatch, value):
+    calls = []
+    monkeypatch.setattr(
+        socket, "create_connection", lambda *a: calls.append(a) or _FakeSocket()
+    )
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    if value is not None:
+        monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert hub_reachable(timeout=1.5) is True
+    assert calls == [(("huggingface.co", 443), 1.5)]
+
+    def refuse(*args):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert hub_reachable() is False  # no traceback from the probe's thread either
+
+
+def test_hub_reachable_gives_up_after_its_timeout_even_if_dns_hangs(monkeypatch):
+    def hang(*args):  # a DNS look-up that never answers ignores socket timeouts
+        time.sleep(3)
+        return _FakeSocket()
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    start = time.perf_counter()
+    assert hub_reachable(timeout=0.2) is False
+    assert time.perf_counter() - start < 1.0
 
 
 # ---------------------------------------------------------------- tokenizer bridge
