@@ -51,7 +51,13 @@ from course_lib.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from course_lib.classification import GPTEncoder, SequenceClassifier, mean_pool
+from course_lib.classification import (
+    GPTEncoder,
+    SequenceClassifier,
+    last_token_pool,
+    mean_pool,
+    pool,
+)
 from course_lib.corpora import load_corpus
 from course_lib.generation import (
     apply_temperature,
@@ -492,7 +498,21 @@ BAD_CALLS = [
     ("gpt-encoder-linear", lambda: GPTEncoder(nn.Linear(2, 2)),
      ValueError, r"gpt must be a course_lib GPT, got Linear"),
     ("classifier-pooling", lambda: SequenceClassifier(gpt(), 2, pooling="max"),
-     ValueError, r"pooling must be 'mean' or 'first', got 'max'"),
+     ValueError, r"SequenceClassifier: pooling must be 'first', 'mean' or 'last', "
+                 r"got 'max'"),
+    ("classifier-pooling-none", lambda: SequenceClassifier(gpt(), 2, pooling=None),
+     ValueError, r"SequenceClassifier: pooling must be .*, got None"),
+    ("pool-pooling", lambda: pool(rand(2, 3, 4), pooling="cls"),
+     ValueError, r"pool: pooling must be 'first', 'mean' or 'last', got 'cls'"),
+    ("pool-2d", lambda: pool(rand(2, 3), pooling="first"),
+     ValueError, r"pool: hidden must be \(B, T, C\), got shape \(2, 3\)"),
+    ("last-token-pool-mask-shape",
+     lambda: last_token_pool(rand(2, 3, 4), torch.ones(3, 2)),
+     ValueError, r"last_token_pool: attention_mask must be \(B, T\) = \(2, 3\), got "
+                 r"\(3, 2\)"),
+    ("last-token-pool-mask-list", lambda: last_token_pool(rand(2, 3, 4), [[1, 1, 0]]),
+     ValueError, r"last_token_pool: attention_mask must be a \(B, T\) tensor or "
+                 r"None, got list"),
     ("classifier-num-labels", lambda: SequenceClassifier(gpt(), 1),
      ValueError, r"num_labels must be an int >= 2, got 1"),
     ("classifier-encoder", lambda: SequenceClassifier("gpt", 2, hidden_size=8),

