@@ -689,6 +689,8 @@ BAD_CALLS = [
     ("draw-next-token-n",
      lambda: viz_generation.draw_next_token(rand(3), ["a", "b", "c"], n=0),
      ValueError, r"draw_next_token: n must be an int >= 1, got 0"),
+    ("draw-beams-empty", lambda: viz_generation.draw_beams([], ["a"]),
+     ValueError, r"draw_beams: history must be a non-empty list of steps"),
     ("draw-next-token-top-p",
      lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),
