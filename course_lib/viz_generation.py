@@ -94,6 +94,7 @@ def draw_beams(history, tokens: list[str], title: str = "") -> Figure:
         prev = {tuple(ids): rank for rank, (_, ids) in enumerate(beams)}
     dots = ax.scatter(xs, ys, c=cs, s=220, cmap="viridis", alpha=0.5, zorder=2)
     fig.colorbar(dots, ax=ax, label="sum of log-probs")
+    ax.set_yticks(range(max(len(beams) for beams in history)))
     ax.invert_yaxis()
     ax.set_xlabel("step (new tokens)")
     ax.set_ylabel("beam rank (0 = best)")
