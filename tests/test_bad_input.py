@@ -61,6 +61,7 @@ from course_lib.classification import (
 from course_lib.corpora import load_corpus
 from course_lib.generation import (
     apply_temperature,
+    beam_search,
     generate,
     greedy,
     next_token_probs,
@@ -471,6 +472,13 @@ BAD_CALLS = [
      ValueError, r"idx holds token id 99, outside the vocabulary \[0, 11\)"),
     ("generate-top-p", lambda: generate(gpt(), ids(1, 3), 2, top_p=0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 0"),
+    ("beam-search-num-beams", lambda: beam_search(gpt(), ids(1, 3), 2, num_beams=0),
+     ValueError, r"beam_search: num_beams must be an int >= 1, got 0"),
+    ("beam-search-max-new-tokens", lambda: beam_search(gpt(), ids(1, 3), -1, 2),
+     ValueError, r"max_new_tokens must be an int >= 0, got -1"),
+    ("beam-search-eos-id", lambda: beam_search(gpt(), ids(1, 3), 2, 2, eos_id=11),
+     ValueError, r"beam_search: eos_id must be a token id in \[0, 11\) or None, "
+                 r"got 11"),
     # ---------------------------------------------------------------- hf
     ("from-hf-gpt2-bert", lambda: from_hf_gpt2(bert()),
      ValueError, r"from_hf_gpt2: hf must be a transformers GPT2LMHeadModel or "
@@ -701,6 +709,8 @@ BAD_CALLS = [
     ("draw-next-token-n",
      lambda: viz_generation.draw_next_token(rand(3), ["a", "b", "c"], n=0),
      ValueError, r"draw_next_token: n must be an int >= 1, got 0"),
+    ("draw-beams-empty", lambda: viz_generation.draw_beams([], ["a"]),
+     ValueError, r"draw_beams: history must be a non-empty list of steps"),
     ("draw-next-token-top-p",
      lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),

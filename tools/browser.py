@@ -84,6 +84,7 @@ EXPLORERS = [
     Explorer("notebooks/06_transformer.ipynb"),  # cross-attention of the trained model
     Explorer("notebooks/07_training_loop.ipynb"),  # learning-rate schedule
     Explorer("notebooks/08_generation.ipynb", control="temperature"),  # sampling knobs
+    Explorer("notebooks/08_generation.ipynb", 1, "beams", screenshot=False),  # beams
     Explorer("notebooks/09_pretrain_finetune.ipynb", control="head"),  # MiniLM's heads
     Explorer("notebooks/10_hugging_face.ipynb", control="head"),  # GPT-2 = our heads
 ]
