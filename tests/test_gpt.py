@@ -180,5 +180,6 @@ def test_a_bad_target_is_named_even_beside_ignored_ones():
     model = GPT(TINY).eval()
     idx = torch.randint(0, TINY.vocab_size, (1, 4))
     targets = torch.tensor([[-1, 3, 11, -1]])
-    with pytest.raises(ValueError, match=r"targets holds token id 11, outside .*\(or -1"):
+    message = r"targets holds token id 11, outside .*\(or -1"
+    with pytest.raises(ValueError, match=message):
         model(idx, targets)
