@@ -1,6 +1,9 @@
 """Sentence classification on top of an encoder (chapter 09).
 
-- :func:`mean_pool`: the hidden states ``(B, T, C)`` of the real tokens, averaged.
+- Pooling, the hidden states ``(B, T, C)`` of a sentence -> one vector ``(B, C)``:
+  :func:`mean_pool` (the average over real tokens), :func:`last_token_pool` (the last
+  real token: the only one a causal GPT lets see the whole sentence), and :func:`pool`,
+  which picks one of them or the first token (BERT's ``[CLS]``) by name.
 - :class:`GPTEncoder`: our GPT without its output layer, as an encoder.
 - :class:`SequenceClassifier`: a linear head on a pooled encoder (ours, or a Hugging
   Face model such as the pretrained MiniLM of ``course_lib.hf``).
@@ -8,6 +11,8 @@
 
 ``SequenceClassifier.forward(input_ids, labels)`` returns ``(logits, loss)`` like the
 language models, so ``course_lib.training.train`` fine-tunes it as it trains a GPT.
+Masks follow Hugging Face's ``attention_mask``: ``(B, T)``, 1 (True) for a real token,
+0 for padding.
 """
 
 from __future__ import annotations
@@ -19,29 +24,76 @@ from torch import Tensor, nn
 from course_lib.checks import check_id_tensor, check_token_ids
 from course_lib.gpt import GPT
 
+POOLINGS = ("first", "mean", "last")  # the names SequenceClassifier and pool accept
 
-def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-    """Average of ``hidden`` over the real tokens: ``(B, T, C) -> (B, C)``.
 
-    ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding.
-    """
+def _check_hidden_and_mask(hidden, attention_mask, where: str) -> None:
     if not isinstance(hidden, Tensor) or hidden.dim() != 3:
         seen = tuple(hidden.shape) if isinstance(hidden, Tensor) else type(hidden)
-        raise ValueError(f"hidden must be (B, T, C), got shape {seen}.")
+        raise ValueError(f"{where}: hidden must be (B, T, C), got shape {seen}.")
     if attention_mask is None:
-        return hidden.mean(dim=1)
+        return
     if not isinstance(attention_mask, Tensor):
         raise ValueError(
-            "mean_pool: attention_mask must be a (B, T) tensor or None, got "
+            f"{where}: attention_mask must be a (B, T) tensor or None, got "
             f"{type(attention_mask).__name__}."
         )
     if attention_mask.shape != hidden.shape[:2]:
         raise ValueError(
-            f"attention_mask must be (B, T) = {tuple(hidden.shape[:2])}, got "
+            f"{where}: attention_mask must be (B, T) = {tuple(hidden.shape[:2])}, got "
             f"{tuple(attention_mask.shape)}."
         )
+
+
+def _check_pooling(pooling, where: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"{where}: pooling must be 'first', 'mean' or 'last', got {pooling!r}."
+        )
+
+
+def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    """Average of ``hidden`` over the real tokens: ``(B, T, C) -> (B, C)``.
+
+    ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding; None: all real.
+    """
+    _check_hidden_and_mask(hidden, attention_mask, "mean_pool")
+    if attention_mask is None:
+        return hidden.mean(dim=1)
     m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T) -> (B, T, 1)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, T, C) -> (B, C)
+
+
+def last_token_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    """The hidden state of each row's last real token: ``(B, T, C) -> (B, C)``.
+
+    ``attention_mask`` ``(B, T)``: 1 (True) for a token, 0 for padding; the last
+    position holding a 1 is taken, so right and left padding both work. None: the
+    last position. A row with no real token gets its position 0.
+    """
+    _check_hidden_and_mask(hidden, attention_mask, "last_token_pool")
+    if attention_mask is None:
+        return hidden[:, -1]  # (B, T, C) -> (B, C)
+    B, T, C = hidden.shape
+    # weight each real position by its number 1..T: the largest is the last real one
+    position = torch.arange(1, T + 1, device=hidden.device)  # (T,)
+    last = ((attention_mask != 0).long() * position).argmax(dim=1)  # (B, T) -> (B,)
+    return hidden[torch.arange(B, device=hidden.device), last]  # (B, T, C) -> (B, C)
+
+
+def pool(
+    hidden: Tensor, attention_mask: Tensor | None = None, pooling: str = "mean"
+) -> Tensor:
+    """One vector per sentence, ``(B, T, C) -> (B, C)``, by ``pooling``: ``"first"``
+    (position 0: BERT's ``[CLS]``), ``"mean"`` (:func:`mean_pool`) or ``"last"``
+    (:func:`last_token_pool`). ``attention_mask`` as for those two."""
+    _check_pooling(pooling, "pool")
+    _check_hidden_and_mask(hidden, attention_mask, "pool")
+    if pooling == "first":
+        return hidden[:, 0]  # (B, T, C) -> (B, C)
+    if pooling == "last":
+        return last_token_pool(hidden, attention_mask)
+    return mean_pool(hidden, attention_mask)
 
 
 def _hidden_states(output) -> Tensor:
@@ -82,7 +134,9 @@ class SequenceClassifier(nn.Module):
     ``encoder(input_ids, attention_mask=...)`` (or ``encoder(input_ids)`` when
     ``attention_mask`` is None) must return hidden states ``(B, T, C)``: a tensor, a
     tuple starting with one, or a Hugging Face output with ``last_hidden_state``.
-    ``pooling``: ``"mean"`` over real tokens, or ``"first"`` (BERT's ``[CLS]``).
+    ``pooling`` (see :func:`pool`): ``"mean"`` over real tokens, ``"first"`` (BERT's
+    ``[CLS]``), or ``"last"``, the last real token (for a causal GPT, the only one
+    that has seen the whole sentence).
     ``pad_token_id``: when given, a call without ``attention_mask`` derives it as
     ``input_ids != pad_token_id``, so ``model(x, y)`` alone (what
     ``course_lib.training.train`` calls) pools over real tokens only.
@@ -103,8 +157,7 @@ class SequenceClassifier(nn.Module):
                 "SequenceClassifier: encoder must be a torch.nn.Module, got "
                 f"{type(encoder).__name__}."
             )
-        if pooling not in ("mean", "first"):
-            raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}.")
+        _check_pooling(pooling, "SequenceClassifier")
         if not isinstance(num_labels, int) or num_labels < 2:
             raise ValueError(f"num_labels must be an int >= 2, got {num_labels!r}.")
         if hidden_size is None:
@@ -167,10 +220,7 @@ class SequenceClassifier(nn.Module):
             hidden = _hidden_states(
                 self.encoder(input_ids, attention_mask=attention_mask)
             )
-        if self.pooling == "mean":
-            pooled = mean_pool(hidden, attention_mask)  # (B, T, C) -> (B, C)
-        else:
-            pooled = hidden[:, 0]  # (B, T, C) -> (B, C)
+        pooled = pool(hidden, attention_mask, self.pooling)  # (B, T, C) -> (B, C)
         logits = self.head(pooled)  # (B, C) -> (B, L)
         if labels is None:
             return logits, None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from course_lib.checks import check_id_tensor, check_token_ids
+from course_lib.checks import check_id_tensor, check_token_ids, is_int
 
 # ----------------------------------------------------------------------- validation
 
@@ -67,6 +67,25 @@ def _check_drawable(logits: Tensor, where: str) -> None:
             "NaN or +inf, or with every logit -inf, leaves no token to draw; check "
             "the model's output or the mask applied to it."
         )
+
+
+def _check_knobs_of_the_loop(model, idx, max_new_tokens, where: str) -> None:
+    """What generate and beam_search both need: a GPT, a length, a (B, T) prompt of
+    ids in the vocabulary (read once: the loops then feed their own ids only)."""
+    needs = ("vocab_size", "block_size")
+    config = getattr(model, "config", None)
+    if not all(hasattr(config, n) for n in needs) or not hasattr(model, "new_caches"):
+        raise ValueError(
+            f"{where}: model must be a course_lib GPT (config.vocab_size, "
+            f"config.block_size, new_caches()), got {type(model).__name__}; for a "
+            "Hugging Face model use its own .generate()."
+        )
+    if not is_int(max_new_tokens) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}.")
+    check_id_tensor(idx, "idx", dims=2)
+    if idx.shape[1] == 0:
+        raise ValueError("idx must be a non-empty (B, T) tensor of ids, got T = 0.")
+    check_token_ids(idx, config.vocab_size, "idx")
 
 
 # ----------------------------------------------------------------------- strategies
@@ -216,24 +235,11 @@ def generate(
     or empty prompt, a token id outside ``[0, vocab_size)``, or a model that is not a
     GPT.
     """
-    needs = ("vocab_size", "block_size")
-    config = getattr(model, "config", None)
-    if not all(hasattr(config, n) for n in needs) or not hasattr(model, "new_caches"):
-        raise ValueError(
-            f"generate: model must be a course_lib GPT (config.vocab_size, "
-            f"config.block_size, new_caches()), got {type(model).__name__}; for a "
-            "Hugging Face model use its own .generate()."
-        )
+    _check_knobs_of_the_loop(model, idx, max_new_tokens, "generate")
     _check_temperature(temperature)
     _check_top_k(top_k)
     _check_top_p(top_p)
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}.")
-    check_id_tensor(idx, "idx", dims=2)
-    if idx.shape[1] == 0:
-        raise ValueError("idx must be a non-empty (B, T) tensor of ids, got T = 0.")
-    V, block_size = model.config.vocab_size, model.config.block_size
-    check_token_ids(idx, V, "idx")  # once: the loop then feeds sampled ids only
+    block_size = model.config.block_size
     was_training = model.training
     model.eval()
     try:
@@ -252,3 +258,92 @@ def generate(
     finally:
         model.train(was_training)
     return seq
+
+
+# ----------------------------------------------------------------------- beam search
+
+
+@torch.no_grad()
+def beam_search(
+    model,
+    idx: Tensor,
+    max_new_tokens: int,
+    num_beams: int,
+    length_penalty: float = 1.0,
+    eos_id: int | None = None,
+) -> Tensor:
+    """The best continuation of each prompt of ``idx`` ``(B, T)`` found by keeping the
+    ``num_beams`` (k) most likely ones at each step: ``-> (B, T + N)``, or shorter
+    when every row's best ended at ``eos_id`` (a shorter row is padded with it).
+
+    Token for token what Hugging Face's ``generate(num_beams=k, do_sample=False)``
+    returns with its default ``early_stopping=False``: each step takes the 2k best
+    (beam, token) continuations by sum of log-probs (float32). Of the best k, those
+    that end (at ``eos_id``, which they keep, or at the last step) join the finished
+    hypotheses, scored ``sum / new_tokens ** length_penalty``; the k best finished
+    stay. The k best that did not end run on. A row stops once it has k finished and
+    its best running beam, scored at its current length, does not beat the worst.
+    The KV cache follows the beams. Raises ``ValueError`` for ``num_beams < 1``,
+    ``max_new_tokens < 0``, an ``eos_id`` outside the vocabulary, or a bad ``idx``.
+    """
+    _check_knobs_of_the_loop(model, idx, max_new_tokens, "beam_search")
+    if not is_int(num_beams) or num_beams < 1:
+        raise ValueError(
+            f"beam_search: num_beams must be an int >= 1, got {num_beams!r}."
+        )
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
+        raise ValueError(
+            f"beam_search: length_penalty must be a number, got {length_penalty!r}."
+        )
+    V, block_size = model.config.vocab_size, model.config.block_size
+    if eos_id is not None and (not is_int(eos_id) or not 0 <= eos_id < V):
+        raise ValueError(
+            f"beam_search: eos_id must be a token id in [0, {V}) or None, got "
+            f"{eos_id!r}."
+        )
+    if max_new_tokens == 0:
+        return idx.clone()
+    B, K, N = idx.shape[0], num_beams, max_new_tokens
+    eos = -1 if eos_id is None else eos_id  # -1: no token ends a beam early
+    seq = idx.long().repeat_interleave(K, 0)  # (B, T) -> (B*K, T): k copies a row
+    running = torch.full((B, K), -1e9, device=idx.device)  # sums of log-probs
+    running[:, 0] = 0.0  # at first only beam 0 is real: the others are copies
+    done, open_ = [[] for _ in range(B)], [True] * B  # done: (score, ids), best first
+    was_training, caches = model.training, None
+    model.eval()
+    try:
+        for step in range(1, N + 1):
+            if caches is None or len(caches[0]) + 1 > block_size:
+                caches = model.new_caches()  # (re-)prime on the cropped window
+                logits, _ = model(seq[:, -block_size:], caches=caches)
+            else:
+                logits, _ = model(seq[:, -1:], caches=caches)
+            logp = torch.log_softmax(logits[:, -1].float(), -1).view(B, K, V)
+            logp = (logp + running[..., None]).view(B, K * V)
+            top, flat = logp.topk(2 * K)  # (B, 2K) best continuations of any beam
+            beam, tok, L = flat // V, flat % V, seq.shape[1]
+            cand = seq.view(B, K, L).gather(1, beam[..., None].expand(B, 2 * K, L))
+            cand = torch.cat([cand, tok[..., None]], -1)  # (B, 2K, L + 1)
+            ends = (tok == eos) | (step == N)
+            scores = (top / step**length_penalty).tolist()
+            for b in (b for b in range(B) if open_[b]):  # finished: from the best k
+                new = [(scores[b][j], cand[b, j]) for j in range(K) if ends[b, j]]
+                done[b] = sorted(done[b] + new, key=lambda h: -h[0])[:K]
+            running, pick = (top + ends * -1e9).topk(K)  # the k best that did not end
+            seq = cand.gather(1, pick[..., None].expand(B, K, L + 1)).view(B * K, -1)
+            rows = (
+                beam.gather(1, pick) + K * torch.arange(B, device=idx.device)[:, None]
+            ).view(-1)
+            for cache in caches:  # each new beam continues its parent's cache
+                cache.k, cache.v = cache.k[rows], cache.v[rows]
+            best = (running[:, 0] / step**length_penalty).tolist()
+            for b, d in enumerate(done):  # can the best running beam still win?
+                open_[b] &= len(d) < K or best[b] > d[-1][0]
+            if not any(open_):
+                break
+    finally:
+        model.train(was_training)
+    best_ids = [d[0][1] for d in done]  # (T + n_b,) each
+    return torch.nn.utils.rnn.pad_sequence(
+        best_ids, batch_first=True, padding_value=eos
+    )

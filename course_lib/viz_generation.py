@@ -1,6 +1,7 @@
 """Generation pictures (chapter 08): the next-token distribution a model predicts, as
 it is and after temperature, top-k and top-p reshape it (:func:`draw_next_token`, the
-frame of the sampling explorer; the explorer is :func:`course_lib.viz.explorer`).
+frame of the sampling explorer; the explorer is :func:`course_lib.viz.explorer`), and
+the beams of a beam search step by step (:func:`draw_beams`).
 """
 
 from __future__ import annotations
@@ -57,5 +58,46 @@ def draw_next_token(
         f"top_p={p_text}: {kept} token(s) can be drawn"
     )
     ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def draw_beams(history, tokens: list[str], title: str = "") -> Figure:
+    """The running beams of a beam search, step by step (the frame of chapter 08's
+    beam explorer). ``history[t]`` lists the beams kept after step ``t + 1``, best
+    first, as ``(sum of log-probs, new token ids)``; each beam is drawn at (step,
+    rank) with its newest token, coloured by its score and linked to the beam it
+    extends. Raises ``ValueError`` for an empty history, an empty step, or a beam
+    whose number of ids is not its step."""
+    if not isinstance(history, (list, tuple)) or not history:
+        raise ValueError(
+            "draw_beams: history must be a non-empty list of steps, each a list of "
+            f"(score, ids) beams, got {history!r}."
+        )
+    for t, beams in enumerate(history, start=1):
+        if not beams or any(len(ids) != t for _, ids in beams):
+            raise ValueError(
+                f"draw_beams: step {t} of history must hold beams of {t} new token "
+                f"ids each, got {beams!r}."
+            )
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.text(0, 0, "prompt", ha="center", va="center", fontsize=8)
+    prev = {(): 0}  # ids of the previous step's beams -> their rank
+    xs, ys, cs = [], [], []
+    for t, beams in enumerate(history, start=1):
+        for rank, (score, ids) in enumerate(beams):
+            parent = prev.get(tuple(ids[:-1]))
+            if parent is not None:
+                ax.plot([t - 1, t], [parent, rank], color="grey", lw=0.8, zorder=1)
+            ax.text(t, rank, _show_char(tokens[ids[-1]]), ha="center", va="center")
+            xs, ys, cs = xs + [t], ys + [rank], cs + [float(score)]
+        prev = {tuple(ids): rank for rank, (_, ids) in enumerate(beams)}
+    dots = ax.scatter(xs, ys, c=cs, s=220, cmap="viridis", alpha=0.5, zorder=2)
+    fig.colorbar(dots, ax=ax, label="sum of log-probs")
+    ax.set_yticks(range(max(len(beams) for beams in history)))
+    ax.invert_yaxis()
+    ax.set_xlabel("step (new tokens)")
+    ax.set_ylabel("beam rank (0 = best)")
+    ax.set_title(title or f"{len(history[-1])} beams over {len(history)} steps")
     fig.tight_layout()
     return fig

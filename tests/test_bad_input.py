@@ -51,10 +51,17 @@ from course_lib.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from course_lib.classification import GPTEncoder, SequenceClassifier, mean_pool
+from course_lib.classification import (
+    GPTEncoder,
+    SequenceClassifier,
+    last_token_pool,
+    mean_pool,
+    pool,
+)
 from course_lib.corpora import load_corpus
 from course_lib.generation import (
     apply_temperature,
+    beam_search,
     generate,
     greedy,
     next_token_probs,
@@ -465,6 +472,13 @@ BAD_CALLS = [
      ValueError, r"idx holds token id 99, outside the vocabulary \[0, 11\)"),
     ("generate-top-p", lambda: generate(gpt(), ids(1, 3), 2, top_p=0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 0"),
+    ("beam-search-num-beams", lambda: beam_search(gpt(), ids(1, 3), 2, num_beams=0),
+     ValueError, r"beam_search: num_beams must be an int >= 1, got 0"),
+    ("beam-search-max-new-tokens", lambda: beam_search(gpt(), ids(1, 3), -1, 2),
+     ValueError, r"max_new_tokens must be an int >= 0, got -1"),
+    ("beam-search-eos-id", lambda: beam_search(gpt(), ids(1, 3), 2, 2, eos_id=11),
+     ValueError, r"beam_search: eos_id must be a token id in \[0, 11\) or None, "
+                 r"got 11"),
     # ---------------------------------------------------------------- hf
     ("from-hf-gpt2-bert", lambda: from_hf_gpt2(bert()),
      ValueError, r"from_hf_gpt2: hf must be a transformers GPT2LMHeadModel or "
@@ -492,7 +506,21 @@ BAD_CALLS = [
     ("gpt-encoder-linear", lambda: GPTEncoder(nn.Linear(2, 2)),
      ValueError, r"gpt must be a course_lib GPT, got Linear"),
     ("classifier-pooling", lambda: SequenceClassifier(gpt(), 2, pooling="max"),
-     ValueError, r"pooling must be 'mean' or 'first', got 'max'"),
+     ValueError, r"SequenceClassifier: pooling must be 'first', 'mean' or 'last', "
+                 r"got 'max'"),
+    ("classifier-pooling-none", lambda: SequenceClassifier(gpt(), 2, pooling=None),
+     ValueError, r"SequenceClassifier: pooling must be .*, got None"),
+    ("pool-pooling", lambda: pool(rand(2, 3, 4), pooling="cls"),
+     ValueError, r"pool: pooling must be 'first', 'mean' or 'last', got 'cls'"),
+    ("pool-2d", lambda: pool(rand(2, 3), pooling="first"),
+     ValueError, r"pool: hidden must be \(B, T, C\), got shape \(2, 3\)"),
+    ("last-token-pool-mask-shape",
+     lambda: last_token_pool(rand(2, 3, 4), torch.ones(3, 2)),
+     ValueError, r"last_token_pool: attention_mask must be \(B, T\) = \(2, 3\), got "
+                 r"\(3, 2\)"),
+    ("last-token-pool-mask-list", lambda: last_token_pool(rand(2, 3, 4), [[1, 1, 0]]),
+     ValueError, r"last_token_pool: attention_mask must be a \(B, T\) tensor or "
+                 r"None, got list"),
     ("classifier-num-labels", lambda: SequenceClassifier(gpt(), 1),
      ValueError, r"num_labels must be an int >= 2, got 1"),
     ("classifier-encoder", lambda: SequenceClassifier("gpt", 2, hidden_size=8),
@@ -681,6 +709,8 @@ BAD_CALLS = [
     ("draw-next-token-n",
      lambda: viz_generation.draw_next_token(rand(3), ["a", "b", "c"], n=0),
      ValueError, r"draw_next_token: n must be an int >= 1, got 0"),
+    ("draw-beams-empty", lambda: viz_generation.draw_beams([], ["a"]),
+     ValueError, r"draw_beams: history must be a non-empty list of steps"),
     ("draw-next-token-top-p",
      lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),

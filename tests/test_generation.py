@@ -1,6 +1,8 @@
 """course_lib.generation: strategies against hand computations and Hugging Face's
-logits processors; generate with and without the KV cache; bad input."""
+logits processors; generate with and without the KV cache; beam search against
+Hugging Face's generate(num_beams=k); bad input."""
 
+import itertools
 import math
 
 import pytest
@@ -9,6 +11,7 @@ from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWa
 
 from course_lib.generation import (
     apply_temperature,
+    beam_search,
     generate,
     greedy,
     next_token_probs,
@@ -17,6 +20,7 @@ from course_lib.generation import (
     top_p_filter,
 )
 from course_lib.gpt import GPT, GPTConfig
+from course_lib.hf import to_hf_gpt2
 
 # dropout > 0: generate must switch it off (eval mode) whatever mode the model is in
 TINY = GPTConfig(
@@ -312,3 +316,92 @@ def test_filters_reject_bad_values():
         top_p_filter(_logits(), 0)
     with pytest.raises(ValueError, match="temperature"):
         apply_temperature(_logits(), 0)
+
+
+# ------------------------------------------------------------------ beam search
+
+
+def _hf_beam_search(hf, idx, n, k, length_penalty, eos_id):
+    """transformers' beam search with the settings beam_search follows."""
+    hf.generation_config.eos_token_id = None  # to_hf_gpt2 names the last id eos
+    return hf.generate(
+        idx,
+        attention_mask=torch.ones_like(idx),
+        num_beams=k,
+        do_sample=False,
+        max_new_tokens=n,
+        length_penalty=length_penalty,
+        early_stopping=False,  # transformers' default, said out loud
+        eos_token_id=eos_id,
+        pad_token_id=0 if eos_id is None else eos_id,  # pads a row that ended early
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam_search_equals_hugging_face_generate(seed):
+    """Token for token, on a random small GPT, a batch of 3 prompts: 1, 2 and 4
+    beams, with and without an end token, length_penalty 1 and 0.5."""
+    torch.manual_seed(seed)
+    config = GPTConfig(
+        vocab_size=11, block_size=24, num_layers=2, num_heads=2, d_model=16
+    )
+    model = GPT(config).eval()
+    hf = to_hf_gpt2(model)
+    idx = torch.randint(0, 11, (3, 4), generator=torch.Generator().manual_seed(seed))
+    outputs = {}
+    for k, eos_id, lp in itertools.product([1, 2, 4], [None, 3], [1.0, 0.5]):
+        ours = beam_search(model, idx, 16, k, length_penalty=lp, eos_id=eos_id)
+        theirs = _hf_beam_search(hf, idx, 16, k, lp, eos_id)
+        assert torch.equal(ours, theirs), (k, eos_id, lp, ours, theirs)
+        assert torch.equal(ours[:, :4], idx)
+        outputs[k, eos_id, lp] = ours
+    # the cases are not all alike: the end token ends rows, and width matters
+    assert all(o.shape == (3, 20) for (_, e, _), o in outputs.items() if e is None)
+    assert any((o[:, 4:] == 3).any() for (_, e, _), o in outputs.items() if e == 3)
+    assert not torch.equal(outputs[1, None, 1.0], outputs[4, None, 1.0])
+
+
+@pytest.mark.parametrize("length_penalty", [1.0, 2.0])
+def test_beam_search_stops_a_row_when_transformers_does(length_penalty):
+    """A sharp model (weights x5) where a row's finished hypotheses fill early: going
+    on would find a better one later, but transformers stops (its heuristic: the best
+    running beam, scored at its current length, no better than the worst finished)."""
+    torch.manual_seed(2)
+    config = GPTConfig(
+        vocab_size=11, block_size=24, num_layers=2, num_heads=2, d_model=16
+    )
+    model = GPT(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(5.0)
+    idx = torch.randint(0, 11, (3, 4), generator=torch.Generator().manual_seed(2))
+    ours = beam_search(model, idx, 16, 2, length_penalty=length_penalty, eos_id=3)
+    theirs = _hf_beam_search(to_hf_gpt2(model), idx, 16, 2, length_penalty, 3)
+    assert torch.equal(ours, theirs), (ours, theirs)
+
+
+def test_beam_search_with_one_beam_is_greedy_even_past_block_size():
+    model = _model()  # block_size 12: 20 new tokens slide the window
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    assert torch.equal(
+        beam_search(model, prompt, 20, 1), generate(model, prompt, 20, temperature=0)
+    )
+    assert torch.equal(beam_search(model, prompt, 0, 3), prompt)
+    assert model.training is False
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_beams": 0}, "num_beams.*0"),
+        ({"max_new_tokens": -1}, "max_new_tokens.*-1"),
+        ({"eos_id": 13}, r"eos_id.*\[0, 13\).*13"),
+        ({"eos_id": -1}, "eos_id.*-1"),
+        ({"length_penalty": "long"}, "length_penalty.*long"),
+    ],
+)
+def test_beam_search_bad_input(kwargs, match):
+    args = {"max_new_tokens": 2, "num_beams": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        beam_search(_model(), torch.tensor([[1, 2]]), **args)

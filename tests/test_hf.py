@@ -1,21 +1,25 @@
 """course_lib.hf: our GPT <-> transformers' GPT2LMHeadModel, the tokenizer bridge,
-the offline MiniLM encoder and the classification head."""
+the offline MiniLM encoder, and the classification head on it (the head itself:
+test_classification.py)."""
 
 import importlib.util
 import os
+import socket
+import time
 
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from course_lib.classification import GPTEncoder, SequenceClassifier, mean_pool
+from course_lib.classification import SequenceClassifier, mean_pool
 from course_lib.generation import generate
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.hf import (
     GPT2_NAME_MAP,
     _pairs,
     from_hf_gpt2,
+    hub_reachable,
     name_table,
     to_hf_gpt2,
     to_hf_tokenizer,
@@ -279,6 +283,92 @@ def test_name_table_covers_every_parameter_of_both_models():
     assert len(GPT2_NAME_MAP) == 17
 
 
+# ------------------------------------------ a pretrained GPT-2, as chapter 10 loads one
+def test_saved_and_reloaded_gpt2_converts_to_equal_logits_and_greedy_tokens(tmp_path):
+    """Chapter 10's path for OpenAI's GPT-2: from_pretrained, then from_hf_gpt2, then
+    our generate. Here on a tiny random GPT-2 saved to a local folder (no Hub)."""
+    torch.manual_seed(6)
+    config = GPT2Config(
+        vocab_size=40, n_positions=24, n_embd=16, n_layer=2, n_head=2,
+        bos_token_id=39, eos_token_id=39, pad_token_id=39,
+    )  # fmt: skip
+    with torch.no_grad():  # every tensor random, biases and LayerNorms included
+        saved = GPT2LMHeadModel(config)
+        for p in saved.parameters():
+            p.normal_(0, 0.3)
+    saved.save_pretrained(tmp_path)
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path, local_files_only=True).eval()
+    ours = from_hf_gpt2(hf).eval()
+    idx = torch.randint(0, 40, (2, 24))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], saved.eval()(idx).logits)
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, rtol=1e-5, atol=1e-5)
+    prompt = idx[:, :4]
+    expected = hf.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=20,
+        do_sample=False,
+        pad_token_id=39,
+        eos_token_id=None,
+    )
+    assert generate(ours, prompt, 20, temperature=0).tolist() == expected.tolist()
+
+
+class _FakeSocket:
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"], ids=["hf-hub", "transformers"]
+)
+@pytest.mark.parametrize("value", ["1", "true", "ON", "yes"])
+def test_hub_reachable_honours_the_offline_variables_without_a_connection(
+    monkeypatch, var, value
+):
+    calls = []
+    monkeypatch.setattr(socket, "create_connection", lambda *a: calls.append(a))
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(var, value)
+    assert hub_reachable() is False
+    assert calls == []  # decided from the variable alone
+
+
+@pytest.mark.parametrize("value", [None, "0", "false", ""])
+def test_hub_reachable_asks_the_network_when_not_told_offline(monkeypatch, value):
+    calls = []
+    monkeypatch.setattr(
+        socket, "create_connection", lambda *a: calls.append(a) or _FakeSocket()
+    )
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    if value is not None:
+        monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert hub_reachable(timeout=1.5) is True
+    assert calls == [(("huggingface.co", 443), 1.5)]
+
+    def refuse(*args):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert hub_reachable() is False  # no traceback from the probe's thread either
+
+
+def test_hub_reachable_gives_up_after_its_timeout_even_if_dns_hangs(monkeypatch):
+    def hang(*args):  # a DNS look-up that never answers ignores socket timeouts
+        time.sleep(3)
+        return _FakeSocket()
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    start = time.perf_counter()
+    assert hub_reachable(timeout=0.2) is False
+    assert time.perf_counter() - start < 1.0
+
+
 # ---------------------------------------------------------------- tokenizer bridge
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler"
 
@@ -291,69 +381,6 @@ def test_tokenizer_saved_and_loaded_encodes_and_decodes_like_ours(tmp_path):
         ids = tok.encode(text)
         assert hf(text)["input_ids"] == ids
         assert hf.decode(ids) == tok.decode(ids) == text
-
-
-# --------------------------------------------------------------- the head and pooling
-def test_mean_pool_ignores_padding():
-    hidden = torch.randn(2, 4, 3)
-    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
-    pooled = mean_pool(hidden, mask)
-    torch.testing.assert_close(pooled[0], hidden[0, :2].mean(0))
-    torch.testing.assert_close(pooled[1], hidden[1].mean(0))
-    with pytest.raises(ValueError, match="attention_mask"):
-        mean_pool(hidden, mask[:, :3])
-
-
-class _Embedder(torch.nn.Module):
-    """A toy encoder returning (B, T, C) hidden states as a tuple."""
-
-    def __init__(self):
-        super().__init__()
-        self.emb = torch.nn.Embedding(10, 6)
-
-    def forward(self, ids, attention_mask=None):
-        return (self.emb(ids),)
-
-
-def test_sequence_classifier_logits_and_loss():
-    torch.manual_seed(0)
-    enc = _Embedder()
-    clf = SequenceClassifier(enc, num_labels=3, hidden_size=6)
-    ids = torch.randint(0, 10, (4, 5))
-    mask = torch.ones(4, 5, dtype=torch.long)
-    mask[0, 3:] = 0
-    labels = torch.tensor([0, 1, 2, 1])
-    logits, loss = clf(ids, labels, attention_mask=mask)
-    assert logits.shape == (4, 3)
-    pooled = mean_pool(enc.emb(ids), mask)
-    expected = pooled @ clf.head.weight.T + clf.head.bias
-    torch.testing.assert_close(logits, expected)
-    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
-    assert clf(ids)[1] is None
-    first = SequenceClassifier(enc, 3, pooling="first", hidden_size=6)
-    torch.testing.assert_close(
-        first(ids)[0], enc.emb(ids)[:, 0] @ first.head.weight.T + first.head.bias
-    )
-
-
-def test_sequence_classifier_reads_the_width_from_a_gpt_and_checks_input():
-    gpt = _random_gpt(CONFIGS[0])
-    clf = SequenceClassifier(GPTEncoder(gpt), 2)
-    assert clf.head.in_features == CONFIGS[0].d_model
-    ids = torch.randint(0, CONFIGS[0].vocab_size, (2, 5))
-    hidden = GPTEncoder(gpt)(ids)
-    # the GPT without its output layer: through the tied output matrix, its logits
-    with torch.no_grad():
-        torch.testing.assert_close(hidden @ gpt.tok_emb.weight.T, gpt(ids)[0])
-    torch.testing.assert_close(clf(ids)[0], clf.head(hidden.sum(1) / 5))
-    with pytest.raises(ValueError, match="pooling"):
-        SequenceClassifier(gpt, 2, pooling="max")
-    with pytest.raises(ValueError, match="num_labels"):
-        SequenceClassifier(gpt, 1)
-    with pytest.raises(ValueError, match="input_ids"):
-        clf(torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="hidden_size"):
-        SequenceClassifier(torch.nn.Linear(2, 2), 2)
 
 
 # ------------------------------------------------------------------ MiniLM, offline
@@ -490,20 +517,3 @@ def test_sequence_classifier_on_minilm(minilm):
     loss.backward()
     assert expected_grad.abs().max() > 0
     torch.testing.assert_close(query.grad, expected_grad)
-
-
-def test_sequence_classifier_derives_the_mask_from_pad_token_id():
-    torch.manual_seed(4)
-    enc = _Embedder()
-    ids = torch.tensor([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
-    mask = (ids != 0).long()
-    labels = torch.tensor([0, 1])
-    clf = SequenceClassifier(enc, 2, hidden_size=6, pad_token_id=0)
-    logits, loss = clf(ids, labels)  # what course_lib.training.train calls
-    expected = clf.head(mean_pool(enc.emb(ids), mask))
-    torch.testing.assert_close(logits, expected)
-    torch.testing.assert_close(loss, F.cross_entropy(expected, labels))
-    unmasked = clf.head(enc.emb(ids).mean(1))
-    assert not torch.allclose(logits, unmasked)  # the padding really is left out
-    with pytest.raises(ValueError, match="pad_token_id"):
-        SequenceClassifier(enc, 2, hidden_size=6, pad_token_id="[PAD]")

@@ -39,3 +39,29 @@ def test_draw_next_token_bars_are_next_token_probs():
     assert len(fig.axes[0].get_xticklabels()) == 5
     with pytest.raises(ValueError, match="len\\(tokens\\)"):
         draw_next_token(logits, list("abc"))
+
+
+def test_draw_beams_places_each_beam_at_its_step_and_rank():
+    from course_lib.viz_generation import draw_beams
+
+    history = [[(-0.1, [0]), (-2.0, [1])], [(-0.5, [0, 2]), (-0.9, [1, 0])]]
+    fig = draw_beams(history, ["a", "b", " "])
+    ax = fig.axes[0]
+    texts = {(t.get_position(), t.get_text()) for t in ax.texts}
+    assert texts == {
+        ((0, 0), "prompt"),
+        ((1, 0), "a"),
+        ((1, 1), "b"),
+        ((2, 0), "␣"),
+        ((2, 1), "a"),
+    }
+    links = [tuple(map(tuple, line.get_xydata().tolist())) for line in ax.lines]
+    # step 2's best extends step 1's rank 0, its second extends rank 1
+    assert ((1.0, 0.0), (2.0, 0.0)) in links and ((1.0, 1.0), (2.0, 1.0)) in links
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    colours = ax.collections[0].get_array().tolist()
+    assert colours == [-0.1, -2.0, -0.5, -0.9]
+    with pytest.raises(ValueError, match="history must be a non-empty list"):
+        draw_beams([], ["a"])
+    with pytest.raises(ValueError, match="step 2 of history"):
+        draw_beams([[(-0.1, [0])], [(-0.2, [0])]], ["a"])
