@@ -16,6 +16,7 @@ from course_lib.classification import (
     pool,
 )
 from course_lib.gpt import GPT, GPTConfig
+from tests.helpers import random_gpt
 
 TINY = GPTConfig(vocab_size=11, block_size=16, num_layers=2, num_heads=2, d_model=8)
 PAD = 0
@@ -24,13 +25,7 @@ SENTENCES = [[3, 4, 5], [1, 2, 3, 4, 5, 6], [7, 8]]
 
 
 def _random_gpt(config: GPTConfig = TINY, seed: int = 0) -> GPT:
-    """A GPT whose every parameter is random (biases and norms too, not their init)."""
-    torch.manual_seed(seed)
-    model = GPT(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.3)
-    return model.eval()
+    return random_gpt(config, seed)
 
 
 def _tiny_bert(seed: int = 0) -> BertModel:

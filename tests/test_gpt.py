@@ -11,22 +11,13 @@ from torch import nn
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.layers import copy_block_from_torch
 from course_lib.utils import count_parameters
+from tests.helpers import Contiguous
 
 # dropout > 0: a test that needs determinism calls .eval(), and the tests of training
 # mode see the randomness
 TINY = GPTConfig(
     vocab_size=11, block_size=16, num_layers=2, num_heads=2, d_model=8, dropout=0.1
 )
-
-
-class Contiguous(nn.Module):
-    """PyTorch's nn.MultiheadAttention returns a transposed (non-contiguous) view with
-    batch_first=True, and dropout draws its mask in memory order. Placed before that
-    dropout, this makes PyTorch's layer draw the mask our contiguous tensor gets from
-    the same random numbers: the same elements are dropped, nothing else changes."""
-
-    def forward(self, x):
-        return x.contiguous()
 
 
 def test_gpt_shapes_and_loss_against_cross_entropy():

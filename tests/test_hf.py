@@ -25,6 +25,7 @@ from course_lib.hf import (
     to_hf_tokenizer,
 )
 from course_lib.tokenizers import CharTokenizer
+from tests.helpers import random_gpt
 
 # With dropout, so that a model left in training mode (ours or HF's) gives random
 # logits and fails the comparisons below, which run in eval mode.
@@ -37,19 +38,9 @@ CONFIGS = [
 IDS = [f"V{c.vocab_size}-L{c.num_layers}-H{c.num_heads}-C{c.d_model}" for c in CONFIGS]
 
 
-def _random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
-    """A GPT whose every parameter is random (biases and norms too, not their init)."""
-    torch.manual_seed(seed)
-    model = GPT(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.3)
-    return model.eval()
-
-
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_to_hf_gives_equal_logits(config):
-    ours = _random_gpt(config)  # in eval mode
+    ours = random_gpt(config)  # in eval mode
     hf = to_hf_gpt2(ours)
     assert isinstance(hf, GPT2LMHeadModel)
     assert not hf.training  # the conversion keeps the mode: no dropout in either
@@ -63,7 +54,7 @@ def test_to_hf_gives_equal_logits(config):
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_from_hf_gives_equal_logits(config):
     torch.manual_seed(1)
-    hf = to_hf_gpt2(_random_gpt(config, seed=5))
+    hf = to_hf_gpt2(random_gpt(config, seed=5))
     with torch.no_grad():  # now move every HF weight, so ours must follow HF's
         for p in hf.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -87,7 +78,7 @@ def test_from_hf_on_a_model_built_by_transformers_itself():
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_round_trip_is_exact(config):
-    ours = _random_gpt(config)
+    ours = random_gpt(config)
     back = from_hf_gpt2(to_hf_gpt2(ours))
     a, b = ours.state_dict(), back.state_dict()
     assert a.keys() == b.keys()
@@ -99,7 +90,7 @@ def test_round_trip_is_exact(config):
 @pytest.mark.parametrize("config", CONFIGS[1:3], ids=IDS[1:3])
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_hf_generate_greedy_equals_ours(config, use_cache):
-    ours = _random_gpt(config, seed=3)
+    ours = random_gpt(config, seed=3)
     hf = to_hf_gpt2(ours).eval()
     prompt = torch.randint(0, config.vocab_size, (2, 4))
     steps = config.block_size - 4
@@ -132,7 +123,7 @@ def test_hf_generate_sampled_equals_ours_under_the_same_seed(knobs):
     tokens. (A torch.Generator seeded s yields the global generator's stream after
     torch.manual_seed(s).)"""
     config = CONFIGS[1]
-    ours = _random_gpt(config, seed=3)
+    ours = random_gpt(config, seed=3)
     hf = to_hf_gpt2(ours).eval()
     prompt = torch.randint(0, config.vocab_size, (3, 4))
     steps = config.block_size - 4
@@ -161,7 +152,7 @@ def test_hf_generate_sampled_equals_ours_under_the_same_seed(knobs):
 
 def test_attention_weights_equal_hf_output_attentions():
     config = CONFIGS[2]
-    ours = _random_gpt(config, seed=4)
+    ours = random_gpt(config, seed=4)
     hf = to_hf_gpt2(ours).eval()
     idx = torch.randint(0, config.vocab_size, (2, 9))
     with torch.no_grad():
@@ -173,7 +164,7 @@ def test_attention_weights_equal_hf_output_attentions():
 
 
 def test_conversion_keeps_the_training_mode():
-    ours = _random_gpt(CONFIGS[1])
+    ours = random_gpt(CONFIGS[1])
     assert to_hf_gpt2(ours.train()).training
     assert not to_hf_gpt2(ours.eval()).training
     hf = to_hf_gpt2(ours)
@@ -275,7 +266,7 @@ def test_not_a_gpt_is_a_value_error():
 
 def test_name_table_covers_every_parameter_of_both_models():
     config = CONFIGS[1]
-    ours, hf = _random_gpt(config), to_hf_gpt2(_random_gpt(config))
+    ours, hf = random_gpt(config), to_hf_gpt2(random_gpt(config))
     table = name_table(config.num_layers)
     our_names = {o.replace("{q,k,v}", p) for o, _, _ in table for p in "qkv"}
     assert set(ours.state_dict()) <= our_names

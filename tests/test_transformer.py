@@ -9,16 +9,7 @@ from torch import nn
 from course_lib.attention import causal_mask, padding_mask
 from course_lib.transformer import Transformer, TransformerConfig, copy_from_torch
 from course_lib.utils import count_parameters
-
-
-class Contiguous(nn.Module):
-    """PyTorch's nn.MultiheadAttention returns a transposed (non-contiguous) view with
-    batch_first=True, and dropout draws its mask in memory order. Placed before that
-    dropout, this makes PyTorch's layer draw the mask our contiguous tensor gets from
-    the same random numbers: the same elements are dropped, nothing else changes."""
-
-    def forward(self, x):
-        return x.contiguous()
+from tests.helpers import Contiguous
 
 
 def tiny_transformer_config(**overrides):
