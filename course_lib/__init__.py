@@ -17,7 +17,7 @@ in the order the course meets them:
 - ``transformer``     the encoder-decoder ``Transformer``, ``copy_from_torch`` (06)
 - ``tasks``           the synthetic tasks: toy translation (06), sentiment (09)
 - ``gpt``             ``GPTConfig`` and ``GPT``: one method runs its blocks (07)
-- ``training``        ``TrainConfig``, schedule, AdamW, ``train``, ``evaluate`` (07)
+- ``training``        ``TrainConfig``, schedule, AdamW, ``train``, ``validation_loss``
 - ``checkpoints``     safetensors + a JSON sidecar, written atomically, verified (07)
 - ``artefacts``       files the course ships: the reference GPT, pre-computed results
 - ``generation``      sampling filters and ``generate`` (08)
@@ -30,6 +30,7 @@ in the order the course meets them:
 - ``viz_scaling``     why √d_k; attention's cost against length (03, 04)
 - ``viz_training``    gradient norms, the learning-rate schedule, loss curves (05, 07)
 - ``viz_generation``  the next-token distribution under the sampling knobs (08)
+- ``viz_diagrams``    architecture pictures: boxes, arrows, shapes (03, 07, 08, 11)
 - ``exercises``       the checkers behind every chapter's exercises
 
 Nothing is imported here: ``import course_lib`` stays instant, and each chapter imports

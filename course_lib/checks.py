@@ -133,3 +133,11 @@ def embed_ids(embedding: nn.Embedding, idx: Tensor, name: str = "idx") -> Tensor
     except IndexError:
         check_token_ids(idx, embedding.num_embeddings, name)
         raise
+
+
+def check_module(model, where: str) -> None:
+    """``model`` must be a ``torch.nn.Module``."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(
+            f"{where}: model must be a torch.nn.Module, got {type(model).__name__}."
+        )

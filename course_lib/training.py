@@ -5,7 +5,8 @@ classifier fed by a batch function (chapters 09-10).
 - :class:`TrainConfig`: every knob of a run, with its meaning.
 - :func:`lr_at`: linear warmup then cosine decay to ``min_lr``.
 - :func:`configure_optimizer`: AdamW with decoupled weight decay on matrices only.
-- :func:`evaluate`, :func:`train`: the loop itself, returning a history.
+- :func:`evaluate`, :func:`train`: the loop itself, returning a history;
+  :func:`validation_loss`: the one validation figure the chapters report.
 
 Batches come from ``course_lib.batching``, checkpoints from ``course_lib.checkpoints``.
 Under ``torchrun`` the same ``train`` runs data-parallel (chapter 11): DDP lives in
@@ -25,9 +26,9 @@ import torch
 from torch import nn
 
 from course_lib import distributed
-from course_lib.batching import rank_batches
+from course_lib.batching import batch_source, rank_batches
 from course_lib.checkpoints import load_checkpoint, save_checkpoint
-from course_lib.checks import check_sizes, check_token_ids, is_int
+from course_lib.checks import check_module, check_sizes, check_token_ids, is_int
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # clip the global gradient norm to this (0: no clipping)
     eval_interval: int = 100  # evaluate every this many steps (and at the last one)
     eval_steps: int = 20  # batches per evaluation (the same batches every time)
+    eval_batch_size: int = 32  # windows per evaluation batch (token tensors), any run
     seed: int = 0  # seeds the batch sampler; evaluation uses seed + 1
     fused: bool = True  # AdamW's fused kernel where this PyTorch has one
     save_best: bool = True  # checkpoint only on a new best val loss (else every eval)
@@ -59,7 +61,7 @@ class TrainConfig:
             )
         self.betas = tuple(self.betas)  # a list from JSON becomes a tuple again
         positive = ("max_steps", "batch_size", "grad_accum_steps", "block_size")
-        positive += ("eval_interval", "eval_steps")
+        positive += ("eval_interval", "eval_steps", "eval_batch_size")
         check_sizes("TrainConfig", **{name: getattr(self, name) for name in positive})
         for name in ("warmup_steps", "seed"):
             value = getattr(self, name)
@@ -110,13 +112,6 @@ def _check_train_config(config, where: str) -> None:
         )
 
 
-def _check_model(model, where: str) -> None:
-    if not isinstance(model, nn.Module):
-        raise ValueError(
-            f"{where}: model must be a torch.nn.Module, got {type(model).__name__}."
-        )
-
-
 def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate for optimizer step ``step`` (0-based): a straight line from
     ``lr / warmup_steps`` up to ``lr``, then half a cosine down to ``min_lr`` at
@@ -144,7 +139,7 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
     that sets an offset or a scale: pulling a gain toward 0 would just shrink the
     signal. The embedding is decayed because GPT ties it to the output layer, a matrix
     like the others. Tied weights appear once (``parameters()`` de-duplicates)."""
-    _check_model(model, "configure_optimizer")
+    check_module(model, "configure_optimizer")
     _check_train_config(config, "configure_optimizer")
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
@@ -187,31 +182,48 @@ def evaluate(
     config: TrainConfig,
     context: distributed.Context | None = None,
 ) -> float:
-    """Mean loss of ``model`` over ``config.eval_steps`` batches of ``data``, drawn
-    with a generator seeded ``config.seed + 1``: the same batches at every call, and
-    the training sampler's stream is left untouched.
+    """Mean loss of ``model`` over ``config.eval_steps`` batches of ``data`` drawn
+    with a generator seeded ``config.seed + 1``: the same batches at every call.
 
-    Each batch has the global size of a training step, ``batch_size *
-    grad_accum_steps`` (times the ranks), fed in micro-batches of ``batch_size``, so
-    the figure does not depend on how a run splits its batch. ``train`` passes its
-    ``context``: each rank then evaluates its share and the means are averaged over
-    the ranks (so every rank must call it)."""
-    _check_model(model, "evaluate")
+    The course's one protocol for a token tensor: batches of ``eval_batch_size``
+    windows (:func:`validation_loss`), whatever the run's batch, accumulation or
+    ranks; each rank scores its share and the sums add up. A batch function's batches
+    have a training step's size, fed in micro-batches. Every rank must call it."""
+    check_module(model, "evaluate")
     _check_train_config(config, "evaluate")
     context = context or distributed.Context()
-    draw = _draw(data, config, context, "val_data")
+    if isinstance(data, torch.Tensor):
+        c = config
+        every = batch_source(data, c.block_size, c.eval_batch_size, "val_data")
+        rows = slice(context.rank, None, context.world_size)  # this rank's windows
+
+        def draw(generator):
+            x, y = every(generator)
+            return [(x[rows], y[rows])] if len(x[rows]) else []
+
+    else:
+        draw = _draw(data, config, context, "val_data")
     generator = torch.Generator().manual_seed(config.seed + 1)
     was_training = model.training
     model.eval()
-    total = 0.0
     device = _device(model)
+    total, count = 0.0, 0  # summed loss and weight: windows, or micro-batches
     for _ in range(config.eval_steps):
-        batches = draw(generator)  # k micro-batches of this rank
-        losses = [model(x.to(device), y.to(device))[1].item() for x, y in batches]
-        total += sum(losses) / len(losses)
+        for x, y in draw(generator):  # this rank's micro-batches
+            weight = len(x) if isinstance(data, torch.Tensor) else 1
+            total += model(x.to(device), y.to(device))[1].item() * weight
+            count += weight
     model.train(was_training)
-    mean = torch.tensor(total / config.eval_steps, dtype=torch.float64, device=device)
-    return distributed.all_reduce_mean(mean, context).item()
+    sums = torch.tensor([total, count], dtype=torch.float64, device=device)
+    total, count = distributed.all_reduce_mean(sums, context).tolist()
+    return total / count
+
+
+def validation_loss(model: nn.Module, val_data, block_size: int = 64) -> float:
+    """The validation loss every chapter reports for a language model: :func:`evaluate`
+    on 20 fixed batches of 32 windows of ``block_size`` (64) tokens, drawn with seed
+    1. The same windows for every model, so chapters' figures compare."""
+    return evaluate(model, val_data, TrainConfig(block_size=block_size, progress=False))
 
 
 def train(
@@ -244,7 +256,7 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    _check_model(model, "train")
+    check_module(model, "train")
     _check_train_config(config, "train")
     if callbacks is not None and (
         not isinstance(callbacks, (list, tuple)) or not all(map(callable, callbacks))

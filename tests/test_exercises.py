@@ -198,3 +198,118 @@ def test_every_checker_gives_a_verdict_on_answers_of_the_wrong_kind(exercise_id)
 def test_unknown_id_suggests_close_matches():
     with pytest.raises(ValueError, match="welcome.batch"):
         check("welcome.bath", None)
+
+
+# --- the catalog, hints and stubs (what every chapter's "Try" section relies on) ---
+
+import inspect  # noqa: E402
+import json  # noqa: E402
+import textwrap  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from course_lib.exercises import KINDS, catalog, hint  # noqa: E402
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CATALOG = catalog()
+
+
+def chapter_notebook(chapter: int) -> Path:
+    (path,) = NOTEBOOKS.glob(f"{chapter:02d}_*.ipynb")
+    return path
+
+
+def test_catalog_records_have_their_fields():
+    ids = [e.id for e in CATALOG]
+    assert ids and len(set(ids)) == len(ids)
+    for record in CATALOG:
+        assert isinstance(record.chapter, int) and 0 <= record.chapter <= 12, record
+        assert record["kind"] in KINDS, f"{record.id}: kind {record.kind!r}"
+        assert record["summary"] and record["id"] == record.id
+        assert record.id in exercise_ids()
+
+
+def test_every_chapter_has_the_mix_of_kinds():
+    assert len(CATALOG) >= 70, f"{len(CATALOG)} exercises, at least 70 expected"
+    by_chapter = {n: Counter() for n in range(1, 13)}
+    for record in CATALOG:
+        if record.chapter in by_chapter:
+            by_chapter[record.chapter][record.kind] += 1
+    for chapter in range(1, 12):
+        kinds = by_chapter[chapter]
+        assert kinds.total() >= 4, f"chapter {chapter}: {dict(kinds)}"
+        assert len(kinds) >= 3, f"chapter {chapter}: {dict(kinds)}"
+        assert kinds["find-the-bug"] and kinds["predict"], f"chapter {chapter}: {kinds}"
+    assert by_chapter[12]["find-the-bug"] >= 8, dict(by_chapter[12])
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in CATALOG])
+def test_an_unattempted_exercise_gets_a_short_verdict_without_the_answer(
+    exercise_id, capsys
+):
+    record = next(e for e in CATALOG if e.id == exercise_id)
+    assert record.hints, f"{exercise_id} has no hints"
+    for stub in (None, ...):
+        result = check(exercise_id, stub)
+        assert not result.passed and not result.attempted
+        printed = capsys.readouterr().out.strip()
+        assert printed == str(result) and "\n" not in printed and len(printed) < 200
+        assert "not attempted yet" in printed and f'hint("{exercise_id}")' in printed
+        for text in record.hints:  # no hint leaks into the verdict
+            assert text not in printed
+
+
+def test_a_function_stub_that_raises_not_implemented_is_not_attempted(register):
+    register("test.calls_answer2", _calls_answer)
+
+    def my_answer(x):
+        raise NotImplementedError  # your code
+
+    result = check("test.calls_answer2", my_answer, quiet=True)
+    assert not result.attempted and "not attempted yet" in result.message
+
+
+@pytest.mark.parametrize(
+    "exercise_id", [e.id for e in CATALOG if e.kind == "find-the-bug"]
+)
+def test_a_buggy_original_fails_its_checker_and_is_shown_in_its_chapter(exercise_id):
+    record = next(e for e in CATALOG if e.id == exercise_id)
+    assert record.buggy is not None, f"{exercise_id}: register its buggy original"
+    result = check(exercise_id, record.buggy, quiet=True)
+    assert result.attempted and not result.passed, result
+    source = textwrap.dedent(inspect.getsource(record.buggy)).strip()
+    nb = json.loads(chapter_notebook(record.chapter).read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert any(source in cell for cell in cells), (
+        f"the buggy code of {exercise_id} must appear verbatim in a code cell of "
+        f"{chapter_notebook(record.chapter).name}"
+    )
+
+
+def test_hints_come_in_steps(capsys):
+    record = next(e for e in CATALOG if len(e.hints) >= 2)
+    first = hint(record.id)
+    assert record.hints[0] in first and f'hint("{record.id}", 2)' in first
+    assert capsys.readouterr().out.strip() == first
+    last = hint(record.id, len(record.hints), quiet=True)
+    assert record.hints[-1] in last and "next:" not in last
+    with pytest.raises(ValueError, match=f"hints 1 to {len(record.hints)}"):
+        hint(record.id, len(record.hints) + 1)
+    with pytest.raises(ValueError, match="hints 1 to"):
+        hint(record.id, 0)
+    with pytest.raises(ValueError, match="unknown exercise id"):
+        hint("no.such_exercise")
+
+
+def test_committed_chapters_show_no_answer():
+    """A chapter as committed runs every exercise on its stub: each verdict is the short
+    one, and no exercise passes (chapter 00 solves its warm-up to show how)."""
+    for path in sorted(NOTEBOOKS.glob("[01]*.ipynb")):
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                for line in "".join(output.get("text", "")).splitlines():
+                    if "[NOT YET]" in line:
+                        assert "not attempted yet" in line, (path.name, line)
+                    if "[PASS]" in line:
+                        assert path.name.startswith("00_"), (path.name, line)

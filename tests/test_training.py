@@ -1,6 +1,7 @@
 """course_lib.training and course_lib.checkpoints: schedule, optimizer groups,
 the loop against a hand-written reference, exact resume, corrupted checkpoints."""
 
+import dataclasses
 import json
 import math
 
@@ -17,7 +18,14 @@ from course_lib.checkpoints import (
     save_checkpoint,
 )
 from course_lib.gpt import GPT, GPTConfig
-from course_lib.training import TrainConfig, configure_optimizer, evaluate, lr_at, train
+from course_lib.training import (
+    TrainConfig,
+    configure_optimizer,
+    evaluate,
+    lr_at,
+    train,
+    validation_loss,
+)
 
 # dropout > 0: the loop's train/eval modes and the global RNG state (which dropout
 # draws from) must be right for the hand-written loop and the exact resume to agree
@@ -92,12 +100,13 @@ def test_optimizer_groups_decay_matrices_only():
 
 
 def val_loss_by_hand(model, data, config):
-    """The mean loss, in eval mode, over eval_steps batches drawn with seed + 1."""
+    """The mean loss, in eval mode, over eval_steps batches of eval_batch_size
+    windows (not the training batch size) drawn with seed + 1."""
     model.eval()
     g = torch.Generator().manual_seed(config.seed + 1)
     losses = []
     for _ in range(config.eval_steps):
-        x, y = get_batch(data, config.block_size, config.batch_size, g)
+        x, y = get_batch(data, config.block_size, config.eval_batch_size, g)
         losses.append(model(x, y)[1].item())
     model.train()
     return sum(losses) / len(losses)
@@ -415,3 +424,19 @@ def test_train_checks_the_ids_against_the_vocabulary_once_up_front():
         train(new_model(), tiny_data(), bad, cfg(max_steps=1))
     with pytest.raises(ValueError, match="train_data holds token id 99"):
         train(new_model(), bad, tiny_data(), cfg(max_steps=1))
+
+
+def test_validation_loss_is_one_protocol_whatever_the_run():
+    """Chapters report validation_loss: 20 batches of 32 windows of 64 tokens, seed 1,
+    the same for any training batch size or accumulation."""
+    torch.manual_seed(0)
+    model = GPT(dataclasses.replace(TINY, block_size=64)).eval()
+    data = tiny_data(3000)
+    config = TrainConfig(block_size=64, progress=False)
+    want = val_loss_by_hand(model, data, config)
+    assert config.eval_batch_size == 32 and config.eval_steps == 20
+    assert validation_loss(model, data) == pytest.approx(want, rel=1e-6)
+    for batch_size, accum in ((16, 1), (8, 4), (3, 2)):
+        run = cfg(block_size=64, batch_size=batch_size, grad_accum_steps=accum)
+        run.eval_steps = 20
+        assert evaluate(model, data, run) == pytest.approx(want, rel=1e-6)

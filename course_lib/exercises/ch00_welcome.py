@@ -5,7 +5,15 @@ import torch
 from course_lib.exercises import Fail, exercise
 
 
-@exercise("welcome.batch", "make a (B, T, C) = (2, 3, 4) float tensor of zeros")
+@exercise(
+    "welcome.batch",
+    "make a (B, T, C) = (2, 3, 4) float tensor of zeros",
+    kind="implement",
+    hints=(
+        "B, T and C are the three sizes of the tensor, in that order.",
+        "torch.zeros takes the sizes as arguments: torch.zeros(2, 3, 4).",
+    ),
+)
 def check_batch(answer) -> str:
     if not isinstance(answer, torch.Tensor):
         raise Fail(
