@@ -167,3 +167,15 @@ def test_sanitizer_hides_round_off_but_not_exactness_or_real_errors():
     assert sanitize("max diff 7.5e-07") == sanitize("max diff 1.2e-12")
     for kept in ("max diff 0.0e+00", "max diff 2.1e-03", "max diff 1.0e-04"):
         assert sanitize(kept) == kept
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.parent.name == "notebooks"], ids=str
+)
+def test_every_chapter_links_the_glossary_in_its_header(path):
+    nb = nbformat.read(path, as_version=4)
+    header = next(c for c in nb.cells if c.cell_type == "markdown").source
+    assert "](../docs/glossary.md)" in header, (
+        f"{path.name}: link docs/glossary.md (English-Chinese terms) in the first "
+        "markdown cell"
+    )
