@@ -34,15 +34,19 @@ from matplotlib.figure import Figure
 ATTENTION_CMAP = "viridis"  # one colour map for attention weights across the course
 
 
-def explorer(draw: Callable[..., Figure], **controls):
+def explorer(draw: Callable[..., Figure], *, link: Callable | None = None, **controls):
     """A live widget: ``controls`` (ipywidgets keyed by ``draw``'s argument names) above
-    the figure ``draw(**values)`` redrawn whenever a control changes.
+    the figure ``draw(**values)``, redrawn once per change, from the controls' final
+    state. Under the figure a caption names the state it was drawn from (the browser
+    test compares it with the controls).
 
-    Works with ipywidgets 7.7 (Colab) and 8. Returns the widget; display it by making it
-    the last expression of a cell.
+    ``link(name, value)``, if given, runs first when control ``name`` changes, to update
+    other controls (a new sentence brings its own tokens); what it changes does not
+    redraw on its own. Works with ipywidgets 7.7 (Colab) and 8. Returns the widget;
+    display it by making it the last expression of a cell.
     """
     import ipywidgets as widgets
-    from IPython.display import clear_output, display
+    from IPython.display import HTML, clear_output, display
 
     if not callable(draw):
         raise ValueError(
@@ -51,18 +55,57 @@ def explorer(draw: Callable[..., Figure], **controls):
     if not controls:
         raise ValueError("explorer: give at least one control, e.g. d_k=IntSlider(...)")
     out = widgets.Output()
+    state = {"busy": False, "drawn": None}
 
-    def update(**values):
+    def redraw():
+        values = {name: control.value for name, control in controls.items()}
+        if values == state["drawn"]:
+            return  # a control set to the value it had: nothing to draw
+        state["drawn"] = values
+        shown = " · ".join(
+            f"{c.description or name} = {_shown(c)}" for name, c in controls.items()
+        )
         with out:
             clear_output(wait=True)
             fig = draw(**values)
             display(fig)
             plt.close(fig)  # shown once, inside the widget, not again below the cell
+            display(HTML(f'<div class="course-explorer-state">drawn for {shown}</div>'))
 
-    widgets.interactive_output(update, controls)
+    def changed(name, change):
+        if state["busy"]:
+            return  # a change made by ``link``: the redraw below covers it
+        state["busy"] = True
+        try:
+            if link is not None:
+                link(name, change["new"])
+        finally:
+            state["busy"] = False
+        redraw()
+
+    for name, control in controls.items():
+        control.observe(lambda change, name=name: changed(name, change), names="value")
+        if getattr(control, "description", "") and hasattr(control, "style"):
+            control.style.description_width = "initial"  # the whole label, never "te…"
+    redraw()
     box = widgets.VBox([widgets.HBox(list(controls.values())), out])
     box.add_class("course-explorer")
     return box
+
+
+def _shown(control) -> str:
+    """A control's value as the control shows it: a dropdown's label, a slider's
+    readout."""
+    import html
+
+    text = getattr(control, "label", None)
+    fmt = getattr(control, "readout_format", None)
+    if text is None and fmt and isinstance(control.value, numbers.Number):
+        try:
+            text = format(control.value, fmt)
+        except ValueError:  # a d3 format Python does not read
+            pass
+    return html.escape(str(control.value if text is None else text))
 
 
 # --- chapters 03-04, 09-10: attention maps, one query, every head
@@ -163,18 +206,17 @@ def attention_explorer(examples: dict, query: int = 0):
         options=options, value=min(query, len(options) - 1), description="query"
     )
 
-    def follow(change):  # a new sentence brings its own tokens to the query picker
-        keep = query.value  # stay on the same position where the sentence has one
-        query.options = token_options(change["new"])
-        query.value = min(keep, len(query.options) - 1)
-
-    sentence.observe(follow, names="value")
+    def follow(name, value):  # a new sentence brings its own tokens to the picker
+        if name == "sentence":
+            keep = query.value  # stay on the same position where the sentence has one
+            query.options = token_options(value)
+            query.value = min(keep, len(query.options) - 1)
 
     def draw(sentence, query):
         tokens, weights = examples[sentence]
         return draw_query(weights, tokens, query)
 
-    return explorer(draw, sentence=sentence, query=query)
+    return explorer(draw, link=follow, sentence=sentence, query=query)
 
 
 def _check_heads(weights, tokens, where: str):

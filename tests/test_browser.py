@@ -22,6 +22,8 @@ from tools.browser import (
     NotebookPage,
     change_control,
     chromium,
+    controls_shown,
+    drawn_for,
     explorer_stderr,
     jupyter_lab,
     plot_src,
@@ -66,6 +68,10 @@ def test_explorer_redraws_in_the_browser(entry, lab, browser):
         nb.wait_idle()
         box.screenshot(path=f"{stem}-before.png")
         before = plot_src(box)
+        first = controls_shown(box)
+        assert drawn_for(box, want=first) == first, (
+            "the first frame is not the controls'"
+        )
 
         action = change_control(box, entry.control)
         after = wait_for_redraw(box, before)
@@ -79,6 +85,12 @@ def test_explorer_redraws_in_the_browser(entry, lab, browser):
         )
         changed = after != before  # (not compared inline: two long base64 strings)
         assert changed, f"the plot did not change after '{action}'"
+        shown = controls_shown(box)  # the plot was drawn from what the controls show
+        drawn = drawn_for(box, want=shown)
+        assert drawn == shown, (
+            f"after '{action}' the controls show [{shown}] but the plot was drawn "
+            f"for [{drawn}]"
+        )
         assert not nb.widget_error_text(), nb.widget_error_text()
         assert not nb.errors, "browser console errors:\n" + "\n".join(nb.errors)
     except BaseException:

@@ -83,6 +83,56 @@ def test_attention_explorer_follows_the_sentence():
     assert query.value == 1  # the same position, where the new sentence has it
 
 
+def test_an_explorer_draws_once_per_change_from_the_final_state(monkeypatch):
+    """Changing the sentence changes the query picker's options too (three value
+    changes): the explorer must draw once, with the query the picker finally shows."""
+    frames = []
+    real = viz.draw_query
+    monkeypatch.setattr(
+        viz, "draw_query", lambda w, t, q: frames.append((t, q)) or real(w, t, q)
+    )
+    examples = {
+        "short": (["a", "b"], torch.eye(2)),
+        "long": (["w", "x", "y", "z"], torch.eye(4)),
+    }
+    box = viz.attention_explorer(examples, query=3)
+    sentence, query = box.children[0].children
+    assert frames == [(["a", "b"], 1)]  # query 3 does not exist: the last one
+    sentence.value = "long"
+    assert query.value == 1 and frames[1:] == [(["w", "x", "y", "z"], 1)]
+    query.value = 3
+    sentence.value = "short"  # position 3 is gone: the picker and the plot say 1
+    assert query.value == 1 and query.label == "1: b"
+    assert frames[2:] == [(["w", "x", "y", "z"], 3), (["a", "b"], 1)]
+    query.value = 1  # the value it has: nothing to redraw
+    assert len(frames) == 4
+
+
+def test_an_explorer_captions_the_state_it_drew(monkeypatch):
+    import IPython.display
+    import ipywidgets as widgets
+
+    shown = []  # what the explorer displays in its output, in order
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+
+    slider = widgets.IntSlider(2, 0, 5, description="d_k")
+    pick = widgets.Dropdown(options=[("first", 0), ("second", 1)], description="row")
+
+    def draw(d_k, row):
+        fig, ax = plt.subplots()
+        ax.set_title(f"{d_k} {row}")
+        return fig
+
+    assert "course-explorer" in viz.explorer(draw, d_k=slider, row=pick)._dom_classes
+    slider.value = 4
+    pick.value = 1
+    captions = [x.data for x in shown if isinstance(x, IPython.display.HTML)]
+    figures = [x.axes[0].get_title() for x in shown if isinstance(x, plt.Figure)]
+    assert figures == ["2 0", "4 0", "4 1"]
+    assert captions[-1].endswith(">drawn for d_k = 4 · row = second</div>")
+    assert slider.style.description_width == "initial"  # labels are never cut off
+
+
 def test_head_explorer_ranges():
     box = viz.head_explorer(torch.rand(2, 4, 3, 3), ["a", "b", "c"], layer=1, head=3)
     layer, head = box.children[0].children

@@ -416,6 +416,39 @@ def explorer_stderr(explorer) -> str:
     return "\n".join(texts)
 
 
+def controls_shown(explorer) -> str:
+    """What the explorer's controls show, worded as its caption words it: ``label =
+    value`` per control, joined by `` · `` (a dropdown's selected option, a slider's
+    readout, the active toggle button, a checkbox's True or False)."""
+    return explorer.evaluate(
+        """e => [...e.querySelectorAll(':scope > .widget-hbox > *')].map(c => {
+            const q = s => c.querySelector(s);
+            const label = (q('.widget-label') || {textContent: ''}).textContent;
+            let value;
+            if (q('select')) value = q('select').selectedOptions[0].textContent;
+            else if (q('.widget-readout')) value = q('.widget-readout').textContent;
+            else if (q('.mod-active')) value = q('.mod-active').textContent;
+            else if (q('input[type=checkbox]'))
+                value = q('input[type=checkbox]').checked ? 'True' : 'False';
+            else value = (q('input') || {value: '?'}).value;
+            return label.trim() + ' = ' + value.trim();
+        }).join(' · ').replace(/\\s+/g, ' ')"""
+    )
+
+
+def drawn_for(explorer, timeout: float = 10, want: str | None = None) -> str:
+    """The state the explorer's current plot was drawn from (its caption, without
+    "drawn for "); waits up to ``timeout`` s for it to read ``want``, if given."""
+    caption = explorer.locator(".widget-output .course-explorer-state")
+    deadline = time.monotonic() + timeout
+    while True:
+        texts = caption.all_text_contents()
+        text = " ".join(texts[-1].split()).removeprefix("drawn for ") if texts else ""
+        if want is None or text == want or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
 def _control(explorer, label: str | None):
     controls = explorer.locator(":scope > .widget-hbox > *")  # explorer()'s HBox
     if label is None:
