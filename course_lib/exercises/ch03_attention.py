@@ -37,9 +37,18 @@ def _attention(q, k, v, mask=None, scale=None, dim=-1, fill=float("-inf")):
     return weights @ v, weights, scores
 
 
+def _function(fn):
+    if not callable(fn):
+        raise Fail(
+            f"expected your function itself, got a {type(fn).__name__}: pass its "
+            "name without calling it, e.g. check(id, my_attention)."
+        )
+    return fn
+
+
 def _call(fn, *args):
     """The learner's (out, weights), each a float tensor; Fail on anything else."""
-    result = fn(*args)
+    result = _function(fn)(*args)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise Fail(
             f"your function returned {type(result).__name__}, expected a pair "
@@ -225,7 +234,7 @@ def check_softmax_backward(fn) -> str:
     grad_p = torch.randn(p.shape, generator=g, dtype=torch.float64)
     (want,) = torch.autograd.grad(p, s, grad_p)
     p = p.detach()
-    got = fn(p, grad_p)
+    got = _function(fn)(p, grad_p)
     if not isinstance(got, torch.Tensor) or got.shape != want.shape:
         shape = (
             tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
