@@ -102,3 +102,50 @@ def arrow(
     if text:
         mid = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
         ax.text(mid[0] + 0.05, mid[1], text, fontsize=7.5, color=colour, va="center")
+
+
+# --- chapter 03: the Q/K/V projections and one attention ---
+def draw_qkv_projections(
+    T: int = 10, d_model: int = 6, d_k: int = 6, d_v: int | None = None
+) -> Figure:
+    """Self-attention from the token embeddings to its output, every box with its
+    shape by name and in numbers: X (T, d_model) times W_Q, W_K, W_V gives Q, K
+    (T, d_k) and V (T, d_v); Q Kᵀ / √d_k gives the scores (T, T), the softmax over
+    each row the weights (T, T), and the weights times V the output (T, d_v)."""
+    d_v = d_k if d_v is None else d_v
+    for name, value in (("T", T), ("d_model", d_model), ("d_k", d_k), ("d_v", d_v)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"draw_qkv_projections: {name} must be an int >= 1, got {value!r}."
+            )
+
+    def shape(names: str, *sizes: int) -> str:
+        return f"({names}) = ({', '.join(map(str, sizes))})"
+
+    fig, ax = canvas(11.8, 4.2, "self-attention: projections, scores, softmax, output")
+    w, h, step = 2.0, 0.75, 2.4  # box width and height; from one column to the next
+    x0, x1, x2, x3, x4 = (0.1 + n * step for n in range(5))
+    rows = {"Q": 3.1, "K": 1.75, "V": 0.4}  # y of each branch
+    box(ax, x0, rows["K"], w, h, "X: token embeddings", "data",
+        shape("T, d_model", T, d_model))  # fmt: skip
+    widths = {"Q": ("d_k", d_k), "K": ("d_k", d_k), "V": ("d_v", d_v)}
+    for name, y in rows.items():
+        dim, size = widths[name]
+        box(ax, x1, y, w, h, f"× W_{name}", "weights",
+            shape(f"d_model, {dim}", d_model, size))  # fmt: skip
+        box(ax, x2, y, w, h, name, "attention", shape(f"T, {dim}", T, size))
+        arrow(ax, (x0 + w, rows["K"] + h / 2), (x1, y + h / 2))
+        arrow(ax, (x1 + w, y + h / 2), (x2, y + h / 2))
+    mid = (rows["Q"] + rows["K"]) / 2
+    box(ax, x3, mid, w, h, "scores = Q Kᵀ / √d_k", "attention", shape("T, T", T, T))
+    arrow(ax, (x2 + w, rows["Q"] + h / 2), (x3, mid + h * 0.7))
+    arrow(ax, (x2 + w, rows["K"] + h / 2), (x3, mid + h * 0.3))
+    box(ax, x4, mid, w, h, "weights = softmax", "attention", shape("T, T", T, T))
+    arrow(ax, (x3 + w, mid + h / 2), (x4, mid + h / 2))
+    ax.text(x4 + w / 2, mid - 0.08, "each row sums to 1", ha="center", va="top",
+            fontsize=7.5, color="#555555")  # fmt: skip
+    box(ax, x4, rows["V"], w, h, "output = weights V", "output",
+        shape("T, d_v", T, d_v))  # fmt: skip
+    arrow(ax, (x4 + w / 2, mid - 0.35), (x4 + w / 2, rows["V"] + h))
+    arrow(ax, (x2 + w, rows["V"] + h / 2), (x4, rows["V"] + h / 2))
+    return fig

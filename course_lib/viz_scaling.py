@@ -51,22 +51,37 @@ def softmax_saturation(d_k: int, scaled: bool = True, keys: int = 8, seed: int =
     )
 
 
+def score_range(scores) -> tuple[float, float]:
+    """A symmetric histogram range that holds every score: ±(largest |score|) rounded
+    up to a multiple of 5, so no score falls outside the picture."""
+    import math
+
+    limit = 5 * max(1, math.ceil(scores.abs().max().item() / 5))
+    return (-limit, limit)
+
+
 def draw_scaling(d_k: int = 64, scaled: bool = True) -> Figure:
-    """The √d_k explorer's frame: the spread of the scores q·k (left) and the softmax
-    weights of one query over 8 keys (right), with the three numbers printed on top."""
+    """The √d_k explorer's frame: the spread of the scores q·k (left; the range holds
+    every score, see :func:`score_range`) and the softmax weights of one query over 8
+    keys (right), with the three numbers printed on top."""
     stats = softmax_saturation(d_k, scaled)
+    scores = stats["scores"].flatten()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.hist(stats["scores"].flatten().numpy(), bins=50, range=(-50, 50), color="C0")
+    left.hist(scores.numpy(), bins=50, range=score_range(scores), color="C0")
     left.set_xlabel("score q·k" + (" / √d_k" if scaled else ""))
     left.set_ylabel("count")
-    left.set_title("scores (256 queries × 8 keys)")
+    left.set_title(
+        f"all {len(scores)} scores: std {scores.std().item():.1f}, "
+        f"largest |score| {scores.abs().max().item():.1f}",
+        fontsize=9,
+    )
     right.bar(range(8), stats["weights"][0].numpy(), color="C2")
     right.axhline(1 / 8, color="grey", linestyle=":", label="uniform 1/8")
     right.set_ylim(0, 1)
     right.set_xticks(range(8), [f"k{j}" for j in range(8)])
     right.set_xlabel("key")
     right.set_ylabel("weight")
-    right.set_title("softmax of one query's scores")
+    right.set_title("softmax of one query's scores", fontsize=9)
     right.legend(loc="upper right")
     fig.suptitle(
         f"d_k = {d_k}, scale {'on' if scaled else 'off'}:  var(score) = "

@@ -27,3 +27,38 @@ def test_box_names_an_unknown_role():
     with pytest.raises(ValueError, match="role must be one of"):
         box(ax, 0, 0, 1, 1, "x", role="purple")
     plt.close(fig)
+
+
+# --- chapter 03: the Q/K/V projections and one attention ---
+def test_qkv_projections_write_every_shape_by_name_and_number():
+    from matplotlib.patches import FancyBboxPatch
+
+    from course_lib.viz_diagrams import draw_qkv_projections
+
+    fig = draw_qkv_projections(T=4, d_model=512, d_k=64, d_v=32)
+    (ax,) = fig.axes
+    texts = [t.get_text() for t in ax.texts]
+    pairs = dict(
+        zip(texts, texts[1:], strict=False)
+    )  # each box's label, then its shape
+    assert pairs["X: token embeddings"] == "(T, d_model) = (4, 512)"
+    assert pairs["× W_Q"] == pairs["× W_K"] == "(d_model, d_k) = (512, 64)"
+    assert pairs["× W_V"] == "(d_model, d_v) = (512, 32)"
+    assert pairs["Q"] == pairs["K"] == "(T, d_k) = (4, 64)"
+    assert pairs["V"] == "(T, d_v) = (4, 32)"
+    assert (
+        pairs["scores = Q Kᵀ / √d_k"] == pairs["weights = softmax"] == "(T, T) = (4, 4)"
+    )
+    assert pairs["output = weights V"] == "(T, d_v) = (4, 32)"
+    # 10 boxes, 11 arrows: X fans out to 3 projections, each to its result, Q and K
+    # to the scores, scores to the weights, the weights and V to the output
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == 10 and len(ax.patches) == 21
+    roles = {matplotlib.colors.to_hex(p.get_facecolor()) for p in boxes}
+    assert roles == {COLOURS[r] for r in ("data", "weights", "attention", "output")}
+    assert draw_qkv_projections(T=3, d_model=8, d_k=2).axes[0].texts[-1].get_text() == (
+        "(T, d_v) = (3, 2)"  # d_v defaults to d_k
+    )
+    with pytest.raises(ValueError, match="d_k must be an int >= 1"):
+        draw_qkv_projections(d_k=0)
+    plt.close("all")

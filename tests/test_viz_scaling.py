@@ -63,8 +63,13 @@ def test_draw_scaling_draws_the_scores_and_one_querys_weights():
     fig = viz_scaling.draw_scaling(8, False)
     left, right = fig.axes
     scores, weights, grad_norm = saturation_by_hand(8, False)
-    counts, _ = np.histogram(scores.flatten().numpy(), bins=50, range=(-50, 50))
+    counts, _ = np.histogram(scores.flatten().numpy(), bins=50, range=(-15, 15))
     assert [p.get_height() for p in left.patches] == counts.tolist()
+    assert sum(counts) == scores.numel()  # no score falls outside the picture
+    assert left.get_title() == (
+        f"all 2048 scores: std {scores.std().item():.1f}, "
+        f"largest |score| {scores.abs().max().item():.1f}"
+    )
     heights = [p.get_height() for p in right.patches]
     np.testing.assert_allclose(heights, weights[0].numpy(), rtol=1e-6)
     labels = [t.get_text() for t in right.get_xticklabels()]
@@ -74,6 +79,21 @@ def test_draw_scaling_draws_the_scores_and_one_querys_weights():
     title = fig._suptitle.get_text()
     assert f"var(score) = {scores.var().item():.1f}" in title
     assert f"‖∂w/∂s‖ = {grad_norm:.3f}" in title
+
+
+def test_the_histogram_holds_every_score_however_wide_they_spread():
+    for d_k, scaled in ((512, False), (512, True), (1, False)):
+        fig = viz_scaling.draw_scaling(d_k, scaled)
+        scores = viz_scaling.softmax_saturation(d_k, scaled)["scores"]
+        bars = fig.axes[0].patches
+        assert sum(p.get_height() for p in bars) == scores.numel(), (d_k, scaled)
+        low, high = viz_scaling.score_range(scores)
+        assert low == -high and high % 5 == 0
+        assert high - 5 < scores.abs().max().item() <= high  # tight, not padded
+        plt.close(fig)
+    # unscaled at d_k = 512 the scores reach past ±50 (the range this plot once cut)
+    big = viz_scaling.softmax_saturation(512, scaled=False)["scores"]
+    assert viz_scaling.score_range(big) == (-80, 80)
 
 
 # --- chapter 04: attention's cost against T
