@@ -149,3 +149,46 @@ def draw_qkv_projections(
     arrow(ax, (x4 + w / 2, mid - 0.35), (x4 + w / 2, rows["V"] + h))
     arrow(ax, (x2 + w, rows["V"] + h / 2), (x4, rows["V"] + h / 2))
     return fig
+
+
+# --- chapter 08: what a KV cache stores ---
+def draw_kv_cache(t_so_far: int = 6, num_layers: str = "L") -> Figure:
+    """One generation step with a KV cache: every layer keeps the keys and values of
+    the ``t_so_far`` earlier tokens, ``(B, H, T_so_far, d_head)`` each, and appends
+    one column for the new token, whose query attends over all of them; below, what a
+    step computes with the cache and without it."""
+    fig, ax = canvas(
+        9.6, 4.6, "KV cache: what each layer keeps between generation steps"
+    )
+    cell, x0 = 0.42, 4.3  # one square per token; where the cache rows start
+    box(ax, 0.15, 3.75, 1.7, 0.55, "new token x_t", "data", "(B, 1)")
+    arrow(ax, (1.0, 3.75), (1.0, 3.3))
+    box(ax, 0.15, 2.55, 1.7, 0.75, "W_Q, W_K, W_V", "weights", "this token only")
+    arrow(ax, (1.85, 2.9), (2.3, 2.9))
+    box(ax, 2.3, 2.6, 1.3, 0.6, "q_t", "attention", "(B, H, 1, d_head)")
+    for y, name in ((3.3, "K"), (1.75, "V")):
+        label = f"{name} cache, per layer: (B, H, T_so_far, d_head)"
+        ax.text(x0, y + cell + 0.13, label, fontsize=8.5, family="monospace",
+                va="bottom")  # fmt: skip
+        for t in range(t_so_far + 1):
+            new = t == t_so_far
+            box(ax, x0 + t * cell, y, cell - 0.06, cell,
+                f"{name.lower()}_t" if new else f"{name.lower()}{t}",
+                "attention" if new else "memory", fontsize=7.5)  # fmt: skip
+        ax.text(x0 + (t_so_far + 1) * cell, y + cell / 2,
+                "← the new token's column,\n   appended this step",
+                fontsize=7.5, va="center")  # fmt: skip
+    arrow(ax, (3.6, 3.05), (x0 + 1.0, 3.3))
+    ax.text(x0 - 0.3, 2.88, "q_t · K^T / √d_head: scores over all T_so_far + 1 keys",
+            fontsize=7.5, va="center")  # fmt: skip
+    box(ax, 2.3, 1.0, 1.6, 0.6, "output of x_t", "output", "(B, H, 1, d_head)")
+    arrow(ax, (x0 + 0.5, 1.75), (3.9, 1.3))
+    ax.text(x0 + 0.3, 1.42, "softmax weights · V", fontsize=7.5, va="center")
+    ax.text(0.15, 0.78, f"pink: read from the cache;  orange: computed this step;  "
+            f"the same K, V pair in each of the {num_layers} layers",
+            fontsize=8, va="center")  # fmt: skip
+    box(ax, 0.15, 0.05, 4.55, 0.55, "per step WITH the cache", "memory",
+        "q, k, v of 1 token; T_so_far k, v read back")  # fmt: skip
+    box(ax, 4.9, 0.05, 4.55, 0.55, "per step WITHOUT it", "output",
+        "q, k, v of all T_so_far + 1 tokens, again")  # fmt: skip
+    return fig

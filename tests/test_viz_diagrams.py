@@ -62,3 +62,23 @@ def test_qkv_projections_write_every_shape_by_name_and_number():
     with pytest.raises(ValueError, match="d_k must be an int >= 1"):
         draw_qkv_projections(d_k=0)
     plt.close("all")
+
+
+# --- chapter 08: what a KV cache stores ---
+
+
+def test_kv_cache_picture_shows_the_cached_columns_and_the_per_step_work():
+    from course_lib.viz_diagrams import draw_kv_cache
+
+    fig = draw_kv_cache(t_so_far=4)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for name in ("K", "V"):  # per layer, the keys and values of every token so far
+        assert f"{name} cache, per layer: (B, H, T_so_far, d_head)" in texts
+        cached = [f"{name.lower()}{t}" for t in range(4)]
+        assert all(c in texts for c in cached) and f"{name.lower()}4" not in texts
+        assert texts.count(f"{name.lower()}_t") == 1  # one new column a step
+    assert "q_t" in texts and any("all T_so_far + 1 keys" in t for t in texts)
+    assert "q, k, v of 1 token; T_so_far k, v read back" in texts
+    assert "q, k, v of all T_so_far + 1 tokens, again" in texts
+    assert any("each of the L layers" in t for t in texts)
+    plt.close(fig)
