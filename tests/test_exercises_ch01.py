@@ -1,5 +1,5 @@
 """Chapter 01's checkers: a right answer passes; each typical mistake gets its own
-message."""
+message, and the buggy originals fail with the symptom named."""
 
 import re
 
@@ -7,157 +7,265 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.exercises import check
+from course_lib.exercises import catalog, check
+from course_lib.exercises import ch01_language_models as ch01
 
 
 def run(exercise_id, answer):
     return check(exercise_id, answer, quiet=True)
 
 
-def ce_right(logits, targets):
-    return -logits.log_softmax(-1)[torch.arange(len(targets)), targets].mean()
+def assert_fails(exercise_id, answer, pattern):
+    result = run(exercise_id, answer)
+    assert result.attempted and not result.passed, result
+    assert re.search(pattern, result.message), result.message
+
+
+def test_chapter_01_has_the_mix_of_exercises():
+    kinds = [e.kind for e in catalog() if e.chapter == 1]
+    assert len(kinds) >= 6 and len(set(kinds)) >= 3
+    assert "find-the-bug" in kinds and "predict" in kinds
+
+
+# --- lm.cross_entropy_ignore ---
+
+
+def ce_ignore(logits, targets):
+    keep = targets != -1
+    log_p = logits[keep].log_softmax(dim=-1)
+    return -log_p[torch.arange(len(log_p)), targets[keep]].mean()
+
+
+def test_cross_entropy_ignore_right():
+    assert run("lm.cross_entropy_ignore", ce_ignore).passed
+    assert run(
+        "lm.cross_entropy_ignore",
+        lambda lo, t: F.cross_entropy(lo, t, ignore_index=-1),
+    ).passed
+
+
+def all_positions(logits, targets):  # padding counted in the mean as a loss of 0
+    keep = (targets != -1).float()
+    log_p = logits.log_softmax(-1)[torch.arange(len(targets)), targets.clamp(min=0)]
+    return -(log_p * keep).sum() / len(targets)
 
 
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda lo, t: -ce_right(lo, t), "sign is flipped"),
-        (lambda lo, t: ce_right(lo, t) * len(t), "summed over"),
+        (all_positions, "divided by all 8 positions"),
         (
-            lambda lo, t: -lo.softmax(-1)[torch.arange(len(t)), t].mean(),
-            "averaged probabilities",
+            lambda lo, t: -lo.log_softmax(-1)[torch.arange(len(t)), t].mean(),
+            "picks the LAST",
         ),
+        (lambda lo, t: -ce_ignore(lo, t), "sign is flipped"),
+        (lambda lo, t: ce_ignore(lo, t) * 6, "summed"),
         (
-            lambda lo, t: -lo.log_softmax(0)[torch.arange(len(t)), t].mean(),
-            "wrong|dim 0",
+            lambda lo, t: (
+                -lo[t != -1]
+                .log_softmax(0)[torch.arange(int((t != -1).sum())), t[t != -1]]
+                .mean()
+            ),
+            "dim 0",
         ),
         (
             lambda lo, t: (
-                -(lo.exp() / lo.exp().sum(-1, keepdim=True))
-                .log()[torch.arange(len(t)), t]
+                -(lo[t != -1].exp() / lo[t != -1].exp().sum(-1, True))
+                .log()[torch.arange(int((t != -1).sum())), t[t != -1]]
                 .mean()
             ),
             "overflows",
         ),
-        (lambda lo, t: -lo.log_softmax(-1)[:, t].mean(), "F.cross_entropy gives"),
         (lambda lo, t: lo.log_softmax(-1), "one number"),
     ],
 )
-def test_cross_entropy_mistakes(answer, message):
-    result = run("lm.cross_entropy", answer)
-    assert not result.passed
-    assert re.search(message, result.message), result.message
+def test_cross_entropy_ignore_mistakes(answer, message):
+    assert_fails("lm.cross_entropy_ignore", answer, message)
 
 
-def test_cross_entropy_right_answers_pass():
-    assert run("lm.cross_entropy", ce_right)
-    assert run("lm.cross_entropy", F.cross_entropy)
+def test_cross_entropy_ignore_plain_cross_entropy_raises_a_verdict():
+    result = run("lm.cross_entropy_ignore", F.cross_entropy)  # -1 out of bounds
+    assert not result.passed and "IndexError" in result.message
 
 
-@pytest.mark.parametrize(
-    "answer, message",
-    [
-        (F.cross_entropy, "the loss"),
-        (lambda lo, t: 2 ** F.cross_entropy(lo, t), "2\\*\\*loss"),
-        (lambda lo, t: F.cross_entropy(lo, t, reduction="sum").exp(), "SUM"),
-        (lambda lo, t: F.cross_entropy(lo, t).exp() + 1, "expected exp"),
-    ],
-)
-def test_perplexity_mistakes(answer, message):
-    result = run("lm.perplexity", answer)
-    assert not result.passed and re.search(message, result.message), result.message
+# --- lm.momentum_step ---
 
 
-def test_perplexity_right_answer_passes():
-    assert run("lm.perplexity", lambda lo, t: F.cross_entropy(lo, t).exp())
-
-
-def sgd_right(params, lr):
+def momentum(params, velocities, lr, mu):
     with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
+        for p, v in zip(params, velocities, strict=True):
+            v.mul_(mu).add_(p.grad)
+            p -= lr * v
             p.grad = None
 
 
-def sgd_rebinds(params, lr):
-    with torch.no_grad():
-        for p in params:
-            p = p - lr * p.grad  # the mistake: rebinds p, the model keeps its own
+def test_momentum_right():
+    assert run("lm.momentum_step", momentum).passed
 
 
-def sgd_ascent(params, lr):
+def no_persist(params, velocities, lr, mu):
     with torch.no_grad():
-        for p in params:
-            p += lr * p.grad
+        for p, v in zip(params, velocities, strict=True):
+            v = mu * v + p.grad  # rebinds a local name: the list keeps the zeros
+            p -= lr * v
             p.grad = None
 
 
-def sgd_no_lr(params, lr):
+def dampened(params, velocities, lr, mu):
     with torch.no_grad():
-        for p in params:
-            p -= p.grad
+        for p, v in zip(params, velocities, strict=True):
+            v.mul_(mu).add_((1 - mu) * p.grad)
+            p -= lr * v
+            p.grad = None
 
 
-def sgd_keeps_grads(params, lr):
+def ascent(params, velocities, lr, mu):
     with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
+        for p, v in zip(params, velocities, strict=True):
+            v.mul_(mu).add_(p.grad)
+            p += lr * v
+            p.grad = None
 
 
-def sgd_no_no_grad(params, lr):
-    for p in params:
-        p -= lr * p.grad
+def grads_kept(params, velocities, lr, mu):
+    with torch.no_grad():
+        for p, v in zip(params, velocities, strict=True):
+            v.mul_(mu).add_(p.grad)
+            p -= lr * v
+
+
+def not_in_place(params, velocities, lr, mu):
+    for p, v in zip(params, velocities, strict=True):
+        v.mul_(mu).add_(p.grad)
+        p = p - lr * v  # noqa: PLW2901  (the mistake under test)
+
+
+def no_grad_missing(params, velocities, lr, mu):
+    for p, v in zip(params, velocities, strict=True):
+        v.mul_(mu).add_(p.grad)
+        p -= lr * v
 
 
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (sgd_rebinds, "did not change"),
-        (sgd_ascent, "ascent"),
-        (sgd_no_lr, "learning rate"),
-        (sgd_keeps_grads, "gradients are still"),
-        (sgd_no_no_grad, "torch.no_grad"),
+        (no_persist, "plain SGD"),
+        (dampened, "averaged the gradients"),
+        (ascent, "UP the slope"),
+        (grads_kept, "gradients are still there"),
+        (not_in_place, "did not change"),
+        (no_grad_missing, "torch.no_grad"),
     ],
 )
-def test_sgd_step_mistakes(answer, message):
-    result = run("lm.sgd_step", answer)
-    assert not result.passed and message in result.message, result.message
+def test_momentum_mistakes(answer, message):
+    assert_fails("lm.momentum_step", answer, message)
 
 
-def test_sgd_step_right_answer_passes():
-    assert run("lm.sgd_step", sgd_right)
+# --- lm.shifted_batch ---
 
 
-def counts(ids, V):
-    c = torch.zeros(V, V)
-    c.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
-    return c
+def fixed_get_batch(data, block_size, batch_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s : s + block_size] for s in starts])
+    y = torch.stack([data[s + 1 : s + 1 + block_size] for s in starts])
+    return x, y
+
+
+def test_shifted_batch_right():
+    from course_lib.batching import get_batch
+
+    assert run("lm.shifted_batch", fixed_get_batch).passed
+    assert run("lm.shifted_batch", get_batch).passed
+
+
+def backwards(data, block_size, batch_size, generator):
+    starts = torch.randint(
+        1, len(data) - block_size, (batch_size,), generator=generator
+    )
+    x = torch.stack([data[s : s + block_size] for s in starts])
+    y = torch.stack([data[s - 1 : s - 1 + block_size] for s in starts])
+    return x, y
+
+
+def too_far(data, block_size, batch_size, generator):  # starts may run off the end
+    starts = torch.full((batch_size,), len(data) - block_size)
+    x = torch.stack([data[s : s + block_size] for s in starts])
+    y = torch.stack([data[s + 1 : s + 1 + block_size] for s in starts])
+    return x, y
 
 
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (
-            lambda ids, V: ((counts(ids, V) + 1) / (counts(ids, V) + 1).sum(1, True)).T,
-            "transposed",
-        ),
-        (
-            lambda ids, V: counts(ids, V) / counts(ids, V).sum(1, True).clamp_min(1),
-            "add-one",
-        ),
-        (
-            lambda ids, V: (counts(ids, V) + 1) / (counts(ids, V) + 1).sum(0, True),
-            "columns sum to 1",
-        ),
-        (lambda ids, V: counts(ids, V) + 1, "rows do not sum"),
-        (lambda ids, V: torch.ones(V), "(V, V)"),
+        (ch01.buggy_get_batch, "y equals x.*copying"),
+        (backwards, "BEFORE x"),
+        (lambda d, t, b, g: fixed_get_batch(d, t - 1, b, g), r"\(B, T\)"),
+        (too_far, r"\(B, T\)"),
     ],
 )
-def test_bigram_probs_mistakes(answer, message):
-    result = run("lm.bigram_probs", answer)
-    assert not result.passed and message in result.message, result.message
+def test_shifted_batch_mistakes(answer, message):
+    assert_fails("lm.shifted_batch", answer, message)
 
 
-def test_bigram_probs_right_answer_passes():
-    right = lambda ids, V: (counts(ids, V) + 1) / (counts(ids, V) + 1).sum(1, True)
-    assert run("lm.bigram_probs", right)
+# --- lm.bigram_loss ---
+
+
+def test_bigram_loss_right():
+    assert run(
+        "lm.bigram_loss", lambda table, x, y: F.cross_entropy(table[x], y)
+    ).passed
+    assert run(  # the log of the softmax is a fix too (less stable, but right)
+        "lm.bigram_loss",
+        lambda table, x, y: F.nll_loss(table[x].softmax(-1).log(), y),
+    ).passed
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (ch01.buggy_bigram_loss, "softmax is applied twice"),
+        (lambda t, x, y: F.nll_loss(t[x].softmax(-1), y), "averaged probabilities"),
+        (
+            lambda t, x, y: F.cross_entropy(t[x], y, reduction="sum"),
+            "summed over the 10",
+        ),
+        (lambda t, x, y: F.cross_entropy(t[x], y).item(), "no gradient"),
+        (lambda t, x, y: F.cross_entropy(t.T[x], y), "gives"),
+    ],
+)
+def test_bigram_loss_mistakes(answer, message):
+    assert_fails("lm.bigram_loss", answer, message)
+
+
+# --- lm.lstm_params ---
+
+
+def test_lstm_params():
+    from course_lib.baselines import LSTMLanguageModel
+    from course_lib.utils import count_parameters
+
+    model = LSTMLanguageModel(103, d_model=64, hidden_size=128, num_layers=1)
+    assert run("lm.lstm_params", count_parameters(model)).passed
+    assert run("lm.lstm_params", 119_207).passed
+    assert_fails("lm.lstm_params", 44_711, "four gates")
+    assert_fails("lm.lstm_params", 119_207 - 512, "TWO bias")
+    assert_fails("lm.lstm_params", 119_207 - 103, "read-out's bias")
+    assert_fails("lm.lstm_params", 119_207 - 103 * 64, "embedding")
+    assert_fails("lm.lstm_params", 362_791, "hidden_size = 256")
+    assert_fails("lm.lstm_params", 5, "is not it")
+    assert_fails("lm.lstm_params", "119207", "as a number")
+
+
+# --- lm.smoothing_k ---
+
+
+def test_smoothing_k():
+    ref, full = ch01._smoothed_losses(0.1)
+    one, one_full = ch01._smoothed_losses(1.0)
+    assert ref < one  # the claim the chapter's exercise makes
+    assert run("lm.smoothing_k", round(ref, 3)).passed
+    assert_fails("lm.smoothing_k", round(one, 3), "K = 1")
+    assert_fails("lm.smoothing_k", round(ch01._smoothed_losses(0.01)[0], 4), "0.01")
+    assert_fails("lm.smoothing_k", round(full, 3), "full pass")
+    assert_fails("lm.smoothing_k", 2.0, "not what the cell prints")
+    assert_fails("lm.smoothing_k", 42, "cannot be")

@@ -1,57 +1,39 @@
 """Chapter 02's checkers: a right answer passes; each typical mistake gets its own
-message."""
+message, and the buggy originals fail with the symptom named."""
 
-import math
-from collections import Counter
-from itertools import pairwise
+import re
 
 import pytest
-import torch
-import torch.nn.functional as F
+import regex
 
-from course_lib.exercises import check
-from course_lib.layers import sinusoidal_positions
-from course_lib.tokenizers import merge
+from course_lib.exercises import catalog, check
+from course_lib.exercises import ch02_tokens_and_embeddings as ch02
+from course_lib.tokenizers import GPT2_PATTERN
 
 
 def run(exercise_id, answer):
     return check(exercise_id, answer, quiet=True)
 
 
-def test_pair_counts():
-    assert run("tokens.pair_counts", lambda ids: dict(Counter(pairwise(ids))))
-    cases = [
-        (lambda ids: dict(Counter((b, a) for a, b in pairwise(ids))), "reversed"),
-        (lambda ids: dict(Counter(zip(ids, ids[1:] + ids[:1], strict=True))), "wraps"),
-        (lambda ids: dict(Counter(pairwise(ids[:-1]))), "last pair"),
-        (lambda ids: [1, 2], "expected a dict"),
-    ]
-    for answer, message in cases:
-        result = run("tokens.pair_counts", answer)
-        assert not result.passed and message in result.message, result.message
+def assert_fails(exercise_id, answer, pattern):
+    result = run(exercise_id, answer)
+    assert result.attempted and not result.passed, result
+    assert re.search(pattern, result.message), result.message
 
 
-def merge_first_only(ids, pair, new_id):
-    for i in range(len(ids) - 1):
-        if (ids[i], ids[i + 1]) == tuple(pair):
-            return ids[:i] + [new_id] + ids[i + 2 :]
-    return ids
+def test_chapter_02_has_the_mix_of_exercises():
+    kinds = [e.kind for e in catalog() if e.chapter == 2]
+    assert len(kinds) >= 6 and len(set(kinds)) >= 3
+    assert "find-the-bug" in kinds and "predict" in kinds
 
 
-def merge_overlapping(ids, pair, new_id):
-    out = []
-    for i in range(len(ids)):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):
-            out.append(new_id)
-        elif not (i > 0 and (ids[i - 1], ids[i]) == tuple(pair)):
-            out.append(ids[i])
-    return out
+# --- tokens.merge_overlap ---
 
 
-def merge_drops_last(ids, pair, new_id):
+def merge(ids, pair, new_id):
     out, i = [], 0
-    while i < len(ids) - 1:
-        if (ids[i], ids[i + 1]) == tuple(pair):
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
             out.append(new_id)
             i += 2
         else:
@@ -60,79 +42,150 @@ def merge_drops_last(ids, pair, new_id):
     return out
 
 
-@pytest.mark.parametrize(
-    "answer, message",
-    [
-        (merge_first_only, "only the first"),
-        (merge_overlapping, "overlapped"),
-        (merge_drops_last, "last id was dropped"),
-    ],
-)
-def test_merge_mistakes(answer, message):
-    result = run("tokens.merge", answer)
-    assert not result.passed and message in result.message, result.message
+def first_only(ids, pair, new_id):
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return ids[:i] + [new_id] + ids[i + 2 :]
+    return ids
 
 
-def test_merge_right_answers_pass():
-    assert run("tokens.merge", merge)
-    assert run("tokens.merge", lambda ids, p, n: torch.tensor(merge(ids, p, n)))
-
-
-@pytest.mark.parametrize(
-    "answer, message",
-    [
-        (lambda ids, w: F.one_hot(ids, w.shape[0]).float(), "one-hot vectors"),
-        (lambda ids, w: F.one_hot(ids, w.shape[0]).float() @ w.detach(), "no gradient"),
-        (lambda ids, w: F.one_hot(ids % 3, w.shape[0]).float() @ w, "values not"),
-        (lambda ids, w: w[: ids.shape[1]], "expected (B, T, C)"),
-    ],
-)
-def test_one_hot_embedding_mistakes(answer, message):
-    result = run("tokens.one_hot_embedding", answer)
-    assert not result.passed and message in result.message, result.message
-
-
-def test_one_hot_embedding_right_answers_pass():
-    assert run(
-        "tokens.one_hot_embedding",
-        lambda ids, w: F.one_hot(ids, w.shape[0]).to(w.dtype) @ w,
-    )
-    assert run("tokens.one_hot_embedding", F.embedding)
-
-
-def pe(T, C, swap=False, concat=False, pair_index=True, start=0):
-    rows = []
-    for pos in range(start, start + T):
-        sines, cosines = [], []
-        for j in range(C // 2):
-            k = 2 * j if pair_index else j
-            angle = pos / 10000 ** (k / C)
-            sines.append(math.sin(angle))
-            cosines.append(math.cos(angle))
-        if swap:
-            sines, cosines = cosines, sines
-        if concat:
-            rows.append(sines + cosines)
+def drops_last(ids, pair, new_id):
+    out, i = [], 0
+    while i < len(ids) - 1:
+        if (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
         else:
-            rows.append([v for pair in zip(sines, cosines, strict=True) for v in pair])
-    return torch.tensor(rows)
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def test_merge_overlap():
+    assert run("tokens.merge_overlap", merge).passed
+    assert_fails("tokens.merge_overlap", ch02.buggy_merge, "shared the middle 7")
+    assert_fails("tokens.merge_overlap", first_only, "only the first occurrence")
+    assert_fails("tokens.merge_overlap", drops_last, "dropped")
+    assert_fails("tokens.merge_overlap", lambda ids, p, n: ids, "gave")
+
+
+def test_the_buggy_merge_really_breaks_a_round_trip():
+    # what the chapter shows: '---' comes back as '----'
+    ids = ch02.buggy_merge(list(b"a --- b"), (45, 45), 256)
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"--"}
+    assert b"".join(vocab[i] for i in ids) == b"a ---- b"
+
+
+# --- tokens.positions_axis ---
+
+
+def test_positions_axis():
+    assert run(
+        "tokens.positions_axis", lambda idx, tok, pos: tok(idx) + pos(idx.shape[1])
+    ).passed
+    assert_fails("tokens.positions_axis", ch02.buggy_embed, "position 0's vector")
+    assert_fails(
+        "tokens.positions_axis",
+        lambda idx, tok, pos: tok(idx) + pos(idx.shape[1] + 1)[1:],
+        "shifted by one",
+    )
+    assert_fails("tokens.positions_axis", lambda idx, tok, pos: tok(idx), "no position")
+    assert_fails(
+        "tokens.positions_axis",
+        lambda idx, tok, pos: tok(idx) * pos(idx.shape[1]),
+        "values are not",
+    )
+    assert_fails(
+        "tokens.positions_axis",
+        lambda idx, tok, pos: (tok(idx) + pos(idx.shape[1]))[0],
+        "expected \\(B, T, C\\)",
+    )
+
+
+# --- tokens.chinese_cost ---
+
+
+def test_chinese_cost():
+    assert run("tokens.chinese_cost", 6).passed
+    assert_fails("tokens.chinese_cost", 4, "never merged")
+    assert_fails("tokens.chinese_cost", 12, "bytes")
+    assert_fails("tokens.chinese_cost", 3, "天天气")
+    assert_fails("tokens.chinese_cost", 7, "not it")
+    assert_fails("tokens.chinese_cost", 6.5, "whole number")
+    assert_fails("tokens.chinese_cost", "6", "as a number")
+
+
+# --- tokens.gpt2_tables ---
+
+
+def test_gpt2_tables():
+    assert run("tokens.gpt2_tables", 39_383_808).passed
+    assert_fails("tokens.gpt2_tables", 50_257 * 768, "token table alone")
+    assert_fails("tokens.gpt2_tables", 1_024 * 768, "position table alone")
+    assert_fails("tokens.gpt2_tables", 50_257 + 1_024, "counts rows")
+    assert_fails("tokens.gpt2_tables", 2 * 50_257 * 768 + 1_024 * 768, "ties")
+    assert_fails("tokens.gpt2_tables", 1e6, "not it")
+
+
+# --- tokens.bpe_encode ---
+
+
+def encode(text, merges):
+    out = []
+    for word in regex.findall(GPT2_PATTERN, text):
+        ids = list(word.encode("utf-8"))
+        for i, pair in enumerate(merges):
+            ids = merge(ids, pair, 256 + i)
+        out += ids
+    return out
+
+
+def no_pretokens(text, merges):
+    ids = list(text.encode("utf-8"))
+    for i, pair in enumerate(merges):
+        ids = merge(ids, pair, 256 + i)
+    return ids
+
+
+def per_word(text, merges):
+    return [encode(word, merges) for word in regex.findall(GPT2_PATTERN, text)]
+
+
+def test_bpe_encode():
+    assert run("tokens.bpe_encode", encode).passed
+    assert_fails("tokens.bpe_encode", no_pretokens, "crossed from one word")
+    assert_fails(
+        "tokens.bpe_encode",
+        lambda text, merges: ch02._encode_ref(text, merges, leftmost=True),
+        "leftmost pair",
+    )
+    assert_fails(
+        "tokens.bpe_encode",
+        lambda text, merges: ch02._encode_ref(text, merges, once=True),
+        "only its first occurrence",
+    )
+    assert_fails(
+        "tokens.bpe_encode", lambda text, m: list(text.encode()), "no merge was"
+    )
+    assert_fails("tokens.bpe_encode", per_word, "list of lists")
+
+
+# --- tokens.fewer_merges ---
 
 
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda T, C: pe(T, C, swap=True), "swapped"),
-        (lambda T, C: pe(T, C, concat=True), "all the sines first"),
-        (lambda T, C: pe(T, C, pair_index=False), "frequencies are off"),
-        (lambda T, C: pe(T, C, start=1), "positions start at 0"),
-        (lambda T, C: pe(T, C).T, "should be a (10, 8) tensor"),
+        (0.3421, "1,024 vocabulary's figure"),
+        (1 / 0.4653, "characters per token"),
+        (0.5, "not what the cell prints"),
+        (42, "cannot be"),
     ],
 )
-def test_sinusoidal_mistakes(answer, message):
-    result = run("tokens.sinusoidal", answer)
-    assert not result.passed and message in result.message, result.message
+def test_fewer_merges_mistakes(answer, message):
+    assert_fails("tokens.fewer_merges", answer, message)
 
 
-def test_sinusoidal_right_answers_pass():
-    assert run("tokens.sinusoidal", pe)
-    assert run("tokens.sinusoidal", sinusoidal_positions)
+def test_fewer_merges_right():
+    # 0.4653 is also what our BPETokenizer.train(text, 512) gives (measured: 0.46533)
+    assert run("tokens.fewer_merges", 0.4653).passed
