@@ -1,7 +1,8 @@
 """Training pictures: what the gradients and the losses do.
 
 - chapter 05: the gradient norm at each layer of a deep stack, with and without
-  residual connections (:func:`draw_gradient_norms`);
+  residual connections (:func:`draw_gradient_norms`); the training losses of the
+  post-norm and pre-norm runs, with and without warm-up (:func:`draw_loss_curves`);
 - chapter 07: the learning rate of every step, a linear warmup then a cosine decay
   (:func:`draw_schedule`, the frame of the schedule explorer); the training and
   validation losses of a run (:func:`draw_losses`), redrawn live during training by
@@ -39,6 +40,31 @@ def draw_gradient_norms(norms: dict[str, list[float]], title: str = "") -> Figur
     ax.set_xlabel("layer (1 = nearest the input)")
     ax.set_ylabel("‖∂loss/∂weights‖")
     ax.set_title(title or "gradient norm per layer")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_loss_curves(
+    curves: dict[str, list[float]], title: str = "", window: int = 20
+) -> Figure:
+    """Training loss per step of several runs, one line each: the running mean over
+    ``window`` steps (one step's loss is noisy), drawn from step ``window`` on.
+    ``curves`` maps a label ("post-norm, no warm-up", ...) to one loss per step."""
+    import torch
+
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(
+            "draw_loss_curves: curves must be a non-empty dict {label: [loss, ...]}."
+        )
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for label, losses in curves.items():
+        w = min(window, len(losses))
+        smooth = torch.tensor(losses, dtype=torch.float64).unfold(0, w, 1).mean(1)
+        ax.plot(range(w, len(losses) + 1), smooth.tolist(), label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(f"training loss (mean of {window} steps)")
+    ax.set_title(title or "training loss")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -31,6 +31,20 @@ def test_gradient_norms_one_line_per_variant_on_a_log_axis():
         viz_training.draw_gradient_norms({})
 
 
+def test_loss_curves_draw_each_runs_running_mean():
+    fig = viz_training.draw_loss_curves(
+        {"post": [4.0, 2.0, 3.0, 1.0], "pre": [1.0, 1.0, 1.0, 1.0]}, window=2
+    )
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["post", "pre"]
+    assert list(ax.lines[0].get_xdata()) == [2, 3, 4]
+    assert list(ax.lines[0].get_ydata()) == [3.0, 2.5, 2.0]
+    assert list(ax.lines[1].get_ydata()) == [1.0, 1.0, 1.0]
+    assert "mean of 2 steps" in ax.get_ylabel()
+    with pytest.raises(ValueError, match="non-empty dict"):
+        viz_training.draw_loss_curves({})
+
+
 # --- chapter 07
 def test_draw_schedule_draws_warmup_then_cosine():
     fig = viz_training.draw_schedule(
