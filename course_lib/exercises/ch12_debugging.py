@@ -683,7 +683,7 @@ def check_sample_argmax(sample_fn) -> str:
     "fix sample: NaN probabilities at a low temperature",
     kind="find-the-bug",
     hints=(
-        "Print scaled.max() at temperature 0.05: what is exp() of it in float32?",
+        "Print scaled.max() at temperature 0.02: what is exp() of it in float32?",
         "exp(89) is inf in float32; softmax subtracts the largest logit first.",
         "probs = torch.softmax(scaled, dim=-1)",
     ),
