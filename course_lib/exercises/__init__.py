@@ -158,9 +158,17 @@ def describe(exercise_id: str) -> str:
     return _REGISTRY[_known(exercise_id)].summary
 
 
-def hint(exercise_id: str, step: int = 1, quiet: bool = False) -> str:
-    """Hint number ``step`` (1, 2, ...) of an exercise: print it (unless ``quiet``) and
-    return it. Each step says more than the one before; the last may show the answer."""
+class Hint(str):
+    """A hint's text; a cell that ends with ``hint(...)`` shows it as plain text."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def hint(exercise_id: str, step: int = 1) -> Hint:
+    """Hint number ``step`` (1, 2, ...) of an exercise, shown when a cell ends with it
+    (or ``print(hint(...))``). Each step says more than the one before; the last may
+    show the answer."""
     _load_all()
     hints = _REGISTRY[_known(exercise_id)].hints
     if not hints:
@@ -170,10 +178,9 @@ def hint(exercise_id: str, step: int = 1, quiet: bool = False) -> str:
             f"{exercise_id!r} has hints 1 to {len(hints)}; you asked for hint {step!r}."
         )
     more = f' (next: hint("{exercise_id}", {step + 1}))' if step < len(hints) else ""
-    text = f"hint {step} of {len(hints)} for {exercise_id}: {hints[step - 1]}{more}"
-    if not quiet:
-        print(text)
-    return text
+    return Hint(
+        f"hint {step} of {len(hints)} for {exercise_id}: {hints[step - 1]}{more}"
+    )
 
 
 def not_attempted(exercise_id: str) -> str:
