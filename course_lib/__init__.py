@@ -30,7 +30,8 @@ in the order the course meets them:
 - ``viz_scaling``     why √d_k; attention's cost against length (03, 04)
 - ``viz_training``    gradient norms, the learning-rate schedule, loss curves (05, 07)
 - ``viz_generation``  the next-token distribution under the sampling knobs (08)
-- ``viz_diagrams``    architecture pictures: boxes, arrows, shapes (03, 07, 08, 11)
+- ``viz_shapes``      the boxes and arrows the architecture pictures are drawn with
+- ``viz_diagrams``    architecture pictures: Q/K/V, GPT, families, KV cache (03-08, 11)
 - ``exercises``       the checkers behind every chapter's exercises
 
 Nothing is imported here: ``import course_lib`` stays instant, and each chapter imports

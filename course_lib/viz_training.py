@@ -148,3 +148,50 @@ def live_loss_plot(title: str = "training", max_steps: int | None = None):
         plt.close(fig)
 
     return callback
+
+
+def draw_budget_runs(runs: dict, skip=("bigram",), mark: float | None = None):
+    """Validation loss against training characters seen, one panel per budget of
+    ``data/baselines.json`` (chapter 07), each titled with its budget; a model keeps
+    its colour in every panel, named once in a legend below. ``skip``: models left
+    out; ``mark``: characters (millions) drawn as a dotted line in each panel."""
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError(
+            "draw_budget_runs: runs must be baselines.json's dict of runs."
+        )
+    names = [n for r in runs.values() for n in r["models"] if n not in skip]
+    colours = {n: f"C{i}" for i, n in enumerate(dict.fromkeys(names))}
+    fig, axes = plt.subplots(1, len(runs), figsize=(9, 3.6), sharey=True)
+    axes = [axes] if len(runs) == 1 else list(axes)
+    for ax, run in zip(axes, runs.values(), strict=True):
+        b = run["budget"]
+        per_step = b["batch_size"] * b["block_size"] / 1e6  # characters, millions
+        for name, r in run["models"].items():
+            if name in skip:
+                continue
+            x = [s * per_step for s in r["eval_step"]]
+            ax.plot(x, r["val_loss"], "o-", ms=2.5, color=colours[name], label=name)
+        if mark is not None:
+            ax.axvline(mark, color="grey", linestyle=":", label="this notebook's run")
+        ax.set_title(
+            f"context {b['block_size']}, {b['batch_size']} windows/step\n"
+            f"{b['max_steps']:,} steps = {b['max_steps'] * per_step:.1f}M characters",
+            fontsize=9,
+        )
+        ax.set_xlabel("training characters seen (millions)", fontsize=8)
+    axes[0].set_ylabel("validation loss (nats/char)")
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="lower center",
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle("one budget per panel: validation loss as training goes on")
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig

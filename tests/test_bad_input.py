@@ -35,6 +35,7 @@ from course_lib import (
     viz_diagrams,
     viz_generation,
     viz_scaling,
+    viz_shapes,
     viz_training,
 )
 from course_lib.artefacts import course_file
@@ -716,8 +717,10 @@ BAD_CALLS = [
      lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),
     ("diagram-box-role",
-     lambda: viz_diagrams.box(viz_diagrams.canvas(1, 1)[1], 0, 0, 1, 1, "x", "blue"),
+     lambda: viz_shapes.box(viz_shapes.canvas(1, 1)[1], 0, 0, 1, 1, "x", "blue"),
      ValueError, r"role must be one of \['attention', 'data'"),
+    ("diagram-qkv-width", lambda: viz_diagrams.draw_qkv_projections(d_k=0),
+     ValueError, r"draw_qkv_projections: d_k must be an int >= 1, got 0"),
     ("draw-schedule-warmup", lambda: viz_training.draw_schedule(warmup_steps=-5),
      ValueError, r"TrainConfig.warmup_steps must be an int >= 0, got -5"),
     ("draw-cross-attention-tokens",

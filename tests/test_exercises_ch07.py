@@ -6,6 +6,12 @@ import pytest
 import torch
 
 from course_lib.exercises import check
+from course_lib.exercises.ch07_training_loop import (
+    bigram_run,
+    buggy_estimate_loss,
+    buggy_lr_schedule,
+    buggy_train_steps,
+)
 
 
 def schedule(step, lr, min_lr, warmup, max_steps, floor=None, warm=True, plus1=True):
@@ -31,40 +37,18 @@ def schedule(step, lr, min_lr, warmup, max_steps, floor=None, warm=True, plus1=T
         (lambda s, a, b, w, m: schedule(s, a, b, w, m + 10), "decay is not"),
         (lambda s, a, b, w, m: a * (s + 1) / (2 * w) if s < w else b, "warmup"),
         (lambda s: 0.0, "calling lr_schedule"),
+        (
+            lambda s, a, b, w, m: (
+                a * (s + 1) / w if s <= w else schedule(s, a, b, w, m)
+            ),
+            "one step too long",
+        ),
+        (buggy_lr_schedule, "first update is wasted"),
     ],
 )
 def test_lr_schedule(answer, words):
     assert check("training.lr_schedule", schedule, quiet=True).passed
     result = check("training.lr_schedule", answer, quiet=True)
-    assert not result.passed and words in result.message, result.message
-
-
-def right_clip(grads, max_norm):
-    norm = torch.sqrt(sum((g**2).sum() for g in grads))
-    return [g * min(1.0, max_norm / float(norm)) for g in grads]
-
-
-def always_scale(grads, max_norm):
-    norm = torch.sqrt(sum((g**2).sum() for g in grads))
-    return [g * max_norm / norm for g in grads]
-
-
-def per_tensor(grads, max_norm):
-    return [g * min(1.0, max_norm / float(g.norm())) for g in grads]
-
-
-@pytest.mark.parametrize(
-    "answer, words",
-    [
-        (always_scale, "already below"),
-        (per_tensor, "one global norm"),
-        (lambda grads, n: [g * 0.5 for g in grads], "min(1, max_norm / norm)"),
-        (lambda grads, n: torch.cat([g.flatten() for g in grads]), "list of 3"),
-    ],
-)
-def test_clip_grads(answer, words):
-    assert check("training.clip_grads", right_clip, quiet=True).passed
-    result = check("training.clip_grads", answer, quiet=True)
     assert not result.passed and words in result.message, result.message
 
 
@@ -94,36 +78,122 @@ def test_decay_groups(answer, words):
     assert not result.passed and words in result.message, result.message
 
 
-def adamw(
-    p, grad, m, v, step, lr, betas, eps, wd, decoupled=True, correct=True, decay=True
-):
-    b1, b2 = betas
-    if decay and not decoupled:
-        grad = grad + wd * p
-    m = b1 * m + (1 - b1) * grad
-    v = b2 * v + (1 - b2) * grad**2
-    m_hat = m / (1 - b1**step) if correct else m
-    v_hat = v / (1 - b2**step) if correct else v
-    if decay and decoupled:
-        p = p - lr * wd * p
-    return p - lr * m_hat / (v_hat.sqrt() + eps), m, v
+# --- find-the-bug: gradients never zeroed
+def fixed_steps(model, optimizer, batches):
+    losses = []
+    for x, y in batches:
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()  # after the step is as good as before the forward
+        losses.append(loss.item())
+    return losses
 
 
-def forgets_moments(p, grad, m, v, step, *args):
-    return adamw(p, grad, torch.zeros_like(m), torch.zeros_like(v), 1, *args)
+def zeroed_too_late(model, optimizer, batches):
+    losses = []
+    for x, y in batches:
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.zero_grad()  # wipes the gradients the step needs
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def zeroed_once(model, optimizer, batches):
+    optimizer.zero_grad()
+    return buggy_train_steps(model, optimizer, batches)
 
 
 @pytest.mark.parametrize(
     "answer, words",
     [
-        (lambda *a: adamw(*a, decay=False), "no weight decay"),
-        (lambda *a: adamw(*a, decoupled=False), "Adam with L2"),
-        (lambda *a: adamw(*a, correct=False), "bias correction"),
-        (forgets_moments, "carry m and v"),
-        (lambda *a: adamw(*a)[0], "tuple (p, m, v)"),
+        (buggy_train_steps, "pile up"),
+        (zeroed_once, "pile up"),
+        (zeroed_too_late, "never change"),
+        (lambda m, o, b: fixed_steps(m, o, b)[:3], "list of 12 losses"),
     ],
 )
-def test_adamw_step(answer, words):
-    assert check("training.adamw_step", adamw, quiet=True).passed
-    result = check("training.adamw_step", answer, quiet=True)
+def test_zero_grad(answer, words):
+    assert check("training.zero_grad", fixed_steps, quiet=True).passed
+    result = check("training.zero_grad", answer, quiet=True)
     assert not result.passed and words in result.message, result.message
+
+
+# --- find-the-bug: evaluation left in training mode
+def fixed_estimate(model, data, batches=10):
+    was_training = model.training
+    model.eval()
+    loss = buggy_estimate_loss(model, data, batches)
+    model.train(was_training)
+    return loss
+
+
+def eval_never_restored(model, data, batches=10):
+    model.eval()
+    return buggy_estimate_loss(model, data, batches)
+
+
+def other_batches(model, data, batches=10):
+    return fixed_estimate(model, data[1000:], batches)
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (buggy_estimate_loss, "dropout is still on"),
+        (eval_never_restored, "model.train()"),
+        (other_batches, "Keep the batches"),
+        (lambda model, data, batches=10: "1.4", "as a number"),
+    ],
+)
+def test_eval_mode(answer, words):
+    assert check("training.eval_mode", fixed_estimate, quiet=True).passed
+    result = check("training.eval_mode", answer, quiet=True)
+    assert not result.passed and words in result.message, result.message
+
+
+# --- predict
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (math.log2(1000), "bits"),
+        (3.0, "log10"),
+        (0.001, "probability"),
+        (4.63, "ln 103"),
+        (0.0, "certainty"),
+        (5.5, "ln V"),
+        ("6.9", "as a number"),
+    ],
+)
+def test_init_loss(answer, words):
+    assert check("training.init_loss", 6.9, quiet=True).passed
+    assert check("training.init_loss", torch.tensor(math.log(1000)), quiet=True)
+    result = check("training.init_loss", answer, quiet=True)
+    assert not result.passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (1.5e-3, "fell to 0"),
+        (3e-3, "the peak"),
+        (3e-4, "the floor"),
+        (1e-3, "0.5 of the cosine"),
+    ],
+)
+def test_lr_midpoint(answer, words):
+    assert check("training.lr_midpoint", 1.65e-3, quiet=True).passed
+    result = check("training.lr_midpoint", answer, quiet=True)
+    assert not result.passed and words in result.message, result.message
+
+
+# --- modify
+def test_bigram_lr():
+    assert bigram_run(0.01) > bigram_run(0.1) + 1.0  # the change matters
+    assert check("training.bigram_lr", 4.38, quiet=True).passed
+    shipped = check("training.bigram_lr", round(bigram_run(0.1), 2), quiet=True)
+    assert not shipped.passed and "as shipped" in shipped.message
+    other = check("training.bigram_lr", 3.0, quiet=True)
+    assert not other.passed and "change only lr" in other.message

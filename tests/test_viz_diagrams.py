@@ -1,4 +1,4 @@
-"""The diagram primitives; each picture is tested next to its chapter's other tests."""
+"""The architecture pictures and the primitives they are drawn with (viz_shapes)."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.viz_diagrams import COLOURS, arrow, box, canvas  # noqa: E402
+from course_lib.viz_shapes import COLOURS, arrow, box, canvas  # noqa: E402
 
 
 def test_box_and_arrow_draw_where_they_are_told():
@@ -81,4 +81,67 @@ def test_kv_cache_picture_shows_the_cached_columns_and_the_per_step_work():
     assert "q, k, v of 1 token; T_so_far k, v read back" in texts
     assert "q, k, v of all T_so_far + 1 tokens, again" in texts
     assert any("each of the L layers" in t for t in texts)
+
+
+# --- chapter 07: the GPT's data flow, and the three families of Transformers
+def test_gpt_data_flow_names_every_stage_and_its_shape():
+    from course_lib.viz_diagrams import draw_gpt_data_flow
+
+    fig = draw_gpt_data_flow()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    order = [
+        "token ids",
+        "token embedding",
+        "position embedding",
+        "LayerNorm",
+        "masked multi-head attention",
+        "LayerNorm",
+        "MLP (C → 4C → C, GELU)",
+        "final LayerNorm",
+        "lm_head (tied to token emb.)",
+        "loss: cross-entropy",
+        "targets: ids shifted",
+    ]
+    boxes = [t for t in texts if t in order]
+    assert boxes == order  # in the order the data flows
+    after = {
+        name: texts[texts.index(name) + 1] for name in order if name != "LayerNorm"
+    }
+    assert after["token ids"] == "(B, T)"
+    assert after["token embedding"] == after["position embedding"] == "(B, T, C)"
+    assert after["final LayerNorm"] == "(B, T, C)"
+    assert after["lm_head (tied to token emb.)"] == "logits (B, T, V)"
+    assert after["targets: ids shifted"] == "(B, T)"
+    assert "× N\nblocks" in texts and texts.count("+") == 3  # embeddings, 2 residuals
+    assert texts.count("residual") == 2
+    plt.close(fig)
+
+
+def test_model_families_give_mask_objective_examples_and_chapter():
+    from course_lib.viz_diagrams import MODEL_FAMILIES, draw_model_families
+
+    fig = draw_model_families()
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    for family in ("encoder-only", "decoder-only", "encoder-decoder"):
+        assert family in texts
+    rows = {name: rest for name, *rest in MODEL_FAMILIES}
+    assert (
+        rows["encoder-only"][0] == "bidirectional" and "BERT" in rows["encoder-only"][2]
+    )
+    assert "masked-LM" in rows["encoder-only"][1]
+    assert rows["decoder-only"][:2] == ["causal", "next token"]
+    assert "cross-attention" in rows["encoder-decoder"][0]
+    assert [r[3] for r in rows.values()] == ["09 (MiniLM)", "07 (our GPT)", "06"]
+    for chapter in ("chapter 09 (MiniLM)", "chapter 07 (our GPT)", "chapter 06"):
+        assert chapter in texts
+    # the masks: 25 cells each, 4 grids; a causal grid leaves 10 of 25 unshaded
+    cells = [p for p in ax.patches if type(p).__name__ == "Rectangle"]
+    assert len(cells) == 4 * 25
+    blank = [
+        p
+        for p in cells
+        if matplotlib.colors.to_hex(p.get_facecolor()) != (COLOURS["attention"])
+    ]
+    assert len(blank) == 2 * 10  # the decoder-only grid and the decoder's
     plt.close(fig)

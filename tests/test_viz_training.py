@@ -88,3 +88,38 @@ def test_draw_losses_draws_raw_smoothed_and_validation_losses():
     )
     smooth = short.axes[0].lines[1]  # fewer than 25 steps: the mean of them all
     np.testing.assert_allclose(smooth.get_ydata(), [sum(losses[:5]) / 5], rtol=1e-6)
+
+
+def test_draw_budget_runs_one_titled_panel_per_budget_one_colour_per_model():
+    def model(steps, losses):
+        return {"eval_step": steps, "val_loss": losses, "parameters": 1}
+
+    runs = {
+        "a": {
+            "budget": {"max_steps": 20, "batch_size": 4, "block_size": 50},
+            "models": {"bigram": model([10, 20], [3, 3]), "X": model([10, 20], [2, 1])},
+        },
+        "b": {
+            "budget": {"max_steps": 40, "batch_size": 2, "block_size": 100},
+            "models": {
+                "Y": model([20, 40], [2.5, 1.5]),
+                "X": model([20, 40], [2, 1.2]),
+            },
+        },
+    }
+    fig = viz_training.draw_budget_runs(runs, mark=0.001)
+    left, right = fig.axes
+    assert "context 50, 4 windows/step" in left.get_title()
+    assert "20 steps = 0.0M characters" in left.get_title()
+    assert "context 100, 2 windows/step" in right.get_title()
+    assert [line.get_label() for line in left.lines] == ["X", "this notebook's run"]
+    # x: characters seen, in millions (step * batch * block / 1e6)
+    np.testing.assert_allclose(left.lines[0].get_xdata(), [0.002, 0.004])
+    assert list(left.lines[0].get_ydata()) == [2, 1]
+    colour = {ln.get_label(): ln.get_color() for ax in fig.axes for ln in ax.lines}
+    assert left.lines[0].get_color() == right.lines[1].get_color() == colour["X"]
+    assert colour["X"] != colour["Y"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["X", "this notebook's run", "Y"]  # each name once
+    with pytest.raises(ValueError, match="baselines.json"):
+        viz_training.draw_budget_runs({})

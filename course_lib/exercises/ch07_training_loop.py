@@ -1,13 +1,16 @@
-"""Chapter 07: the pieces of a training step: the learning-rate schedule, gradient
-clipping, AdamW's decay groups and one AdamW update written by hand."""
+"""Chapter 07: a training loop's real bugs (a schedule off by one, gradients never
+zeroed, evaluation left in training mode), AdamW's decay groups, the loss at
+initialisation, the schedule's midpoint, and what a learning rate changes."""
 
+import dataclasses
+import functools
 import math
 
 import torch
 from torch import nn
 
+from course_lib.batching import get_batch
 from course_lib.exercises import Fail, exercise
-from course_lib.exercises.ch05_transformer_block import _tensor
 from course_lib.training import TrainConfig, lr_at
 
 # (lr, min_lr, warmup_steps, max_steps) the schedule is checked on
@@ -20,10 +23,53 @@ def _schedule_reference(step: int) -> float:
     return lr_at(step, config)
 
 
+def _number(answer, what: str) -> float:
+    """A prediction or a reported result as a float; anything else is a verdict."""
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise Fail(f"write {what} as a number (a float), got {type(answer).__name__}.")
+    if not math.isfinite(answer):
+        raise Fail(f"write {what} as a finite number, got {answer}.")
+    return float(answer)
+
+
+@functools.cache
+def _corpus_splits():
+    """The chapter's character-level text: (train_data, val_data, V)."""
+    from course_lib.batching import train_val_split
+    from course_lib.corpora import load_corpus
+    from course_lib.tokenizers import CharTokenizer
+
+    text = load_corpus().text
+    tok = CharTokenizer.from_text(text)
+    train_data, val_data = train_val_split(torch.tensor(tok.encode(text)), 0.1)
+    return train_data, val_data, tok.vocab_size
+
+
+# --- find-the-bug: the schedule off by one
+def buggy_lr_schedule(step, lr, min_lr, warmup_steps, max_steps):
+    if step < warmup_steps:
+        return lr * step / warmup_steps
+    if step >= max_steps:
+        return min_lr
+    progress = (step - warmup_steps) / (max_steps - warmup_steps)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
 @exercise(
     "training.lr_schedule",
-    "lr_schedule(step, lr, min_lr, warmup_steps, max_steps): linear warmup, then "
-    "cosine decay to min_lr",
+    "buggy_lr_schedule: warmup then cosine to min_lr, with one bug; find and fix it",
+    kind="find-the-bug",
+    hints=(
+        "Compare its first few rates with lr_at's. Which optimizer step gets a "
+        "learning rate that moves no weight at all?",
+        "Steps are counted from 0. With lr * step / warmup_steps, step 0 gets 0 and "
+        "the peak is only reached one step after the warmup.",
+        "During the warmup return lr * (step + 1) / warmup_steps; keep "
+        "`step < warmup_steps` (with <= the warmup overshoots the peak).",
+    ),
+    buggy=buggy_lr_schedule,
 )
 def check_lr_schedule(lr_schedule) -> str:
     lr, min_lr, warmup, max_steps = _SCHEDULE
@@ -50,6 +96,12 @@ def check_lr_schedule(lr_schedule) -> str:
         raise Fail(
             "step 0 already has the peak lr: there is no warmup. For step < "
             "warmup_steps use lr * (step + 1) / warmup_steps."
+        )
+    over = [s for s in steps if got[s] > lr * (1 + 1e-6)]
+    if over:
+        raise Fail(
+            f"step {over[0]} gets {got[over[0]]:.4g}, above the peak lr={lr}: the "
+            "warmup runs one step too long (`step < warmup_steps`, not `<=`)."
         )
     if all(
         math.isclose(g, w, rel_tol=1e-6)
@@ -88,53 +140,160 @@ def _cos_to(floor: float, step: int) -> float:
     return floor + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - floor)
 
 
-def _grads(seed: int, scale: float) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(shape, generator=g) * scale for shape in [(4, 3), (3,), (2, 2)]]
+# --- find-the-bug: gradients that are never zeroed
+def buggy_train_steps(model, optimizer, batches):
+    losses = []
+    for x, y in batches:
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _reference_steps(model, optimizer, batches) -> list[float]:
+    losses = []
+    for x, y in batches:
+        optimizer.zero_grad(set_to_none=True)
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _tiny_run(steps_fn, steps: int = 12):
+    """A 1-layer GPT, AdamW and fixed batches of random ids; returns (model, losses
+    or whatever steps_fn returned)."""
+    from course_lib.gpt import GPT, GPTConfig
+
+    g = torch.Generator().manual_seed(0)
+    batches = [
+        (x[:, :-1], x[:, 1:])
+        for x in (torch.randint(11, (4, 9), generator=g) for _ in range(steps))
+    ]
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=11, block_size=8, num_layers=1, num_heads=2, d_model=8
+    )
+    model = GPT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    return model, steps_fn(model, optimizer, batches)
 
 
 @exercise(
-    "training.clip_grads",
-    "clip_grads(grads, max_norm): scale every gradient by one factor so that their "
-    "global norm is at most max_norm",
+    "training.zero_grad",
+    "buggy_train_steps: a plain training loop whose loss climbs back up; find and "
+    "fix its one bug",
+    kind="find-the-bug",
+    hints=(
+        "loss.backward() does not replace the .grad of each parameter: it adds to "
+        "whatever is there already.",
+        "So at step t the optimizer sees the sum of the gradients of steps 0..t, "
+        "mostly stale directions. Something must clear them at every step.",
+        "Call optimizer.zero_grad() at the start of each step, before "
+        "loss.backward() (not between backward and optimizer.step()).",
+    ),
+    buggy=buggy_train_steps,
 )
-def check_clip_grads(clip_grads) -> str:
-    for scale, max_norm in [(3.0, 1.0), (0.1, 1.0)]:
-        grads = _grads(0, scale)
-        params = [nn.Parameter(torch.zeros_like(t)) for t in grads]
-        for p, t in zip(params, grads, strict=True):
-            p.grad = t.clone()
-        nn.utils.clip_grad_norm_(params, max_norm)
-        want = [p.grad for p in params]
-        got = clip_grads([t.clone() for t in grads], max_norm)
-        if not isinstance(got, (list, tuple)) or len(got) != len(grads):
-            raise Fail(
-                f"return a list of {len(grads)} tensors, one per gradient; got "
-                f"{type(got).__name__}."
-            )
-        got = [_tensor(a, b.shape).to(b.dtype) for a, b in zip(got, grads, strict=True)]
-        if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, want, strict=True)):
-            continue
-        total = torch.linalg.vector_norm(torch.stack([t.norm() for t in grads]))
-        if total < max_norm:
-            raise Fail(
-                f"the gradients' norm {total:.3f} is already below max_norm={max_norm}"
-                ": leave them unchanged (the factor is min(1, max_norm / norm))."
-            )
-        if all(
-            torch.allclose(a.norm(), torch.tensor(max_norm), atol=1e-5) for a in got
-        ):
-            raise Fail(
-                "each tensor was clipped to max_norm on its own: use one global norm, "
-                "the norm of all gradients together (sqrt of the sum of squares)."
-            )
+def check_zero_grad(train_steps) -> str:
+    ref_model, want = _tiny_run(_reference_steps)
+    model, got = _tiny_run(train_steps)
+    if not isinstance(got, (list, tuple)) or len(got) != len(want):
+        raise Fail(f"return the list of {len(want)} losses, one float per batch.")
+    try:
+        got = [float(v) for v in got]
+    except (TypeError, ValueError) as error:
+        raise Fail("return the losses as floats (loss.item()).") from error
+    start = dict(_tiny_run(lambda m, o, b: m)[0].named_parameters())
+    pairs = list(zip(model.parameters(), ref_model.parameters(), strict=True))
+    if all(torch.allclose(p, q, atol=1e-6) for p, q in pairs) and all(
+        math.isclose(a, b, rel_tol=1e-5) for a, b in zip(got, want, strict=True)
+    ):
+        return "one fresh gradient per step: the same losses and weights as the fix."
+    if all(torch.equal(p, start[n]) for n, p in model.named_parameters()):
         raise Fail(
-            "not what torch.nn.utils.clip_grad_norm_ gives: compute the global norm "
-            "of all gradients and multiply each by min(1, max_norm / norm)."
+            "the weights never change: the gradients are zeroed after backward and "
+            "before optimizer.step(), so the step sees none. Zero them first."
         )
-    return "equal to torch.nn.utils.clip_grad_norm_, above and below max_norm."
+    raise Fail(
+        f"the losses differ from a loop that starts each step with fresh gradients "
+        f"(step {len(got)}: {got[-1]:.3f}, expected {want[-1]:.3f}): the gradients "
+        "still pile up from step to step. Zero them inside the loop, at every step."
+    )
 
 
+# --- find-the-bug: evaluation in training mode
+def buggy_estimate_loss(model, data, batches=10):
+    g = torch.Generator().manual_seed(1)
+    losses = []
+    with torch.no_grad():
+        for _ in range(batches):
+            x, y = get_batch(data, 64, 16, generator=g)
+            losses.append(model(x, y)[1].item())
+    return sum(losses) / len(losses)
+
+
+def _dropout_gpt():
+    """The course's reference GPT, rebuilt with dropout 0.1 (the weights are the
+    same; dropout only acts in training mode), in training mode."""
+    from course_lib.artefacts import load_reference_gpt
+    from course_lib.gpt import GPT
+
+    reference, _, _ = load_reference_gpt()
+    model = GPT(dataclasses.replace(reference.config, dropout=0.1))
+    model.load_state_dict(reference.state_dict())
+    return model.train()
+
+
+@exercise(
+    "training.eval_mode",
+    "buggy_estimate_loss: a validation loss that changes from call to call; find "
+    "and fix its one bug",
+    kind="find-the-bug",
+    hints=(
+        "Call it twice on the same model and data: the batches are the same (the "
+        "generator is seeded), yet the numbers differ. What else is random?",
+        "Dropout zeroes a random tenth of the activations, but only while the "
+        "model is in training mode.",
+        "Call model.eval() before the loop and model.train() after it (restore "
+        "the mode it had: training continues after an evaluation).",
+    ),
+    buggy=buggy_estimate_loss,
+)
+def check_eval_mode(estimate_loss) -> str:
+    _, val_data, _ = _corpus_splits()
+    val_data = val_data[:20_000]
+    model = _dropout_gpt()
+    first = estimate_loss(model, val_data, 2)
+    left_in_eval = not model.training
+    second = estimate_loss(model.train(), val_data, 2)
+    first, second = _number(first, "the loss"), _number(second, "the loss")
+    model.eval()
+    want = buggy_estimate_loss(model, val_data, 2)  # in eval mode it is right
+    if not math.isclose(first, second, rel_tol=1e-5):
+        raise Fail(
+            f"two calls on the same model and batches gave {first:.3f} and "
+            f"{second:.3f}: dropout is still on during the evaluation. torch.no_grad "
+            "does not turn it off; model.eval() does."
+        )
+    if not math.isclose(first, want, rel_tol=1e-4):
+        raise Fail(
+            f"your loss is {first:.3f}, expected {want:.3f} (the mean over the same "
+            "batches with the model in eval mode). Keep the batches as they were."
+        )
+    if left_in_eval:
+        raise Fail(
+            "the number is right, but the model comes back in eval mode: the training "
+            "that follows would run without dropout. Call model.train() at the end."
+        )
+    return (
+        f"{first:.3f} at every call (in training mode it was about 0.6 higher and "
+        "random); the model goes back to training mode."
+    )
+
+
+# --- implement: AdamW's decay groups
 class _Tiny(nn.Module):
     """A model with a tied weight, a bias-free Linear and a LayerNorm."""
 
@@ -151,6 +310,15 @@ class _Tiny(nn.Module):
     "training.decay_groups",
     "decay_groups(model): (decay, no_decay) lists of parameters: matrices are decayed, "
     "biases and LayerNorm gains are not",
+    kind="implement",
+    hints=(
+        "Which parameters have two or more dimensions? Those are the matrices "
+        "(Linear weights, embedding tables).",
+        "Walk model.parameters(): it lists a tied tensor once. Walking the modules "
+        "would meet the shared embedding / read-out weight twice.",
+        "decay = [p for p in model.parameters() if p.dim() >= 2]; no_decay = the "
+        "others (p.dim() < 2); return decay, no_decay.",
+    ),
 )
 def check_decay_groups(decay_groups) -> str:
     model = _Tiny()
@@ -186,53 +354,180 @@ def check_decay_groups(decay_groups) -> str:
     )
 
 
-@exercise(
-    "training.adamw_step",
-    "adamw_step(p, grad, m, v, step, lr, betas, eps, weight_decay): one AdamW update, "
-    "returns (p, m, v)",
-)
-def check_adamw_step(adamw_step) -> str:
+# --- predict: the loss at initialisation
+_INIT_V = 1000
+
+
+def _init_loss() -> float:
+    from course_lib.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=_INIT_V, block_size=32, num_layers=2, num_heads=2, d_model=32
+    )
     g = torch.Generator().manual_seed(0)
-    p0 = torch.randn(3, 4, generator=g)
-    grads = [torch.randn(3, 4, generator=g) for _ in range(3)]
-    lr, betas, eps, wd = 0.1, (0.9, 0.99), 1e-8, 0.5
-    ref = nn.Parameter(p0.clone())
-    opt = torch.optim.AdamW([ref], lr=lr, betas=betas, eps=eps, weight_decay=wd)
-    p, m, v = p0.clone(), torch.zeros_like(p0), torch.zeros_like(p0)
-    for step, grad in enumerate(grads, start=1):
-        ref.grad = grad.clone()
-        opt.step()
-        out = adamw_step(p, grad.clone(), m, v, step, lr, betas, eps, wd)
-        if not isinstance(out, tuple) or len(out) != 3:
-            raise Fail("return the tuple (p, m, v): the new parameter and moments.")
-        p, m, v = (_tensor(t, p0.shape).to(p0.dtype) for t in out)
-        if torch.allclose(p, ref.detach(), atol=1e-6):
-            continue
-        first = p0 - lr * wd * p0 - lr * torch.sign(grads[0])  # bias-corrected step 1
-        if step == 1 and torch.allclose(p, p0 - lr * torch.sign(grads[0]), atol=1e-5):
-            raise Fail(
-                "no weight decay: AdamW also shrinks the weights, p -= lr * "
-                "weight_decay * p, apart from the gradient step."
-            )
-        if step == 1 and not torch.allclose(p, first, atol=1e-5):
-            l2 = grads[0] + wd * p0  # decay folded into the gradient (Adam + L2)
-            m1, v1 = (1 - betas[0]) * l2, (1 - betas[1]) * l2**2
-            adam_l2 = p0 - lr * (m1 / (1 - betas[0])) / (
-                (v1 / (1 - betas[1])).sqrt() + eps
-            )
-            if torch.allclose(p, adam_l2, atol=1e-5):
-                raise Fail(
-                    "the decay is added to the gradient (Adam with L2): AdamW's "
-                    "decay is decoupled, p -= lr * weight_decay * p, outside m and v."
-                )
-            raise Fail(
-                "step 1 is off: with bias correction m_hat = m / (1 - beta1**step) "
-                "and v_hat = v / (1 - beta2**step), the first step moves each "
-                "weight by about lr."
-            )
-        raise Fail(
-            f"step {step} differs from torch.optim.AdamW (max diff "
-            f"{(p - ref.detach()).abs().max():.2e}): did you carry m and v over "
-            "and use the bias corrections with the step number?"
+    ids = torch.randint(_INIT_V, (8, 33), generator=g)
+    with torch.no_grad():
+        return GPT(config)(ids[:, :-1], ids[:, 1:])[1].item()
+
+
+@exercise(
+    "training.init_loss",
+    "predict the loss of a freshly initialised GPT over a vocabulary of 1,000 "
+    "tokens, on random token ids",
+    kind="predict",
+    hints=(
+        "At initialisation the logits are all small, so the softmax is nearly "
+        "uniform: every token gets about the same probability.",
+        "The loss is -ln(probability of the right token), in nats (natural log).",
+        "About ln 1000 = 6.91: each of the 1,000 tokens gets about 1/1000.",
+    ),
+)
+def check_init_loss(prediction) -> str:
+    guess = _number(prediction, "your prediction")
+    measured = _init_loss()
+    if abs(guess - measured) <= 0.1:
+        return (
+            f"measured {measured:.2f}, ln 1000 = {math.log(_INIT_V):.2f}: small "
+            "logits give a near-uniform guess, -ln(1/V) = ln V."
         )
-    return "three steps equal to torch.optim.AdamW, decay decoupled."
+    wrong = [  # (value, tolerance, what it is)
+        (
+            0.0,
+            1e-6,
+            "a loss of 0 means certainty about every next token; an "
+            "untrained model knows nothing",
+        ),
+        (
+            1 / _INIT_V,
+            5e-4,
+            "that is the probability of the right token; the loss is -ln of it",
+        ),
+        (
+            math.log2(_INIT_V),
+            0.1,
+            "that is log2(1000), in bits; the loss uses the natural log (nats)",
+        ),
+        (
+            math.log10(_INIT_V),
+            0.05,
+            "that is log10(1000); the loss uses the natural log",
+        ),
+        (
+            math.log(103),
+            0.1,
+            "that is ln 103, for the chapter's 103 characters; here V is 1,000",
+        ),
+    ]
+    for value, tolerance, why in wrong:
+        if abs(guess - value) <= tolerance:
+            raise Fail(f"{why}. Measured: {measured:.2f}.")
+    raise Fail(
+        f"measured {measured:.2f} (you said {guess:g}). A near-uniform guess over V "
+        "tokens gives each 1/V: loss -ln(1/V) = ln V."
+    )
+
+
+# --- predict: the schedule's midpoint
+_RUN = TrainConfig(max_steps=400, lr=3e-3, min_lr=3e-4, warmup_steps=50)
+_MID = 225
+
+
+@exercise(
+    "training.lr_midpoint",
+    "predict the learning rate at step 225 of the chapter's run (lr 3e-3, min_lr "
+    "3e-4, warmup 50 of 400 steps)",
+    kind="predict",
+    hints=(
+        "Where is step 225 in the cosine part? progress = (step - warmup) / "
+        "(max_steps - warmup).",
+        "progress = 175 / 350 = 0.5, and cos(pi / 2) = 0.",
+        "min_lr + 0.5 * (lr - min_lr) = (lr + min_lr) / 2 = 1.65e-3.",
+    ),
+)
+def check_lr_midpoint(prediction) -> str:
+    guess = _number(prediction, "your prediction")
+    want = lr_at(_MID, _RUN)
+    lr, min_lr = _RUN.lr, _RUN.min_lr
+    if math.isclose(guess, want, rel_tol=0.01):
+        return (
+            f"lr_at gives {want:.3g}: halfway through the cosine the rate is halfway "
+            "between lr and min_lr."
+        )
+    if math.isclose(guess, lr / 2, rel_tol=0.01):
+        raise Fail(
+            "half the peak, as if the cosine fell to 0; it falls to min_lr, so the "
+            f"midpoint is (lr + min_lr) / 2. lr_at says {want:.3g}."
+        )
+    if math.isclose(guess, lr, rel_tol=0.01):
+        raise Fail(
+            f"that is the peak, reached at the end of the warmup (step 49); the "
+            f"cosine has been decaying since. lr_at says {want:.3g}."
+        )
+    if math.isclose(guess, min_lr, rel_tol=0.01):
+        raise Fail(f"that is the floor, reached at step 400. lr_at says {want:.3g}.")
+    raise Fail(
+        f"lr_at({_MID}) is {want:.3g} (you said {guess:g}). progress = (225 - 50) / "
+        "(400 - 50) = 0.5 of the cosine."
+    )
+
+
+# --- modify: the bigram's learning rate
+_BIGRAM_LR = 0.01
+
+
+@functools.cache
+def bigram_run(lr: float) -> float:
+    """The chapter's modify cell: the bigram trained for 100 steps at ``lr``; its
+    validation loss."""
+    from course_lib.baselines import BigramLanguageModel
+    from course_lib.training import train
+
+    train_data, val_data, V = _corpus_splits()
+    config = TrainConfig(
+        max_steps=100,
+        batch_size=16,
+        block_size=32,
+        lr=lr,
+        min_lr=lr / 10,
+        warmup_steps=10,
+        eval_interval=100,
+        eval_steps=4,
+        progress=False,
+    )
+    torch.manual_seed(0)
+    history = train(BigramLanguageModel(V), train_data, val_data, config)
+    return history["val_loss"][-1]
+
+
+@exercise(
+    "training.bigram_lr",
+    "modify: train the bigram at lr 0.01 instead of 0.1 and report its validation "
+    "loss after 100 steps",
+    kind="modify",
+    hints=(
+        "Change only `lr = 0.1` to `lr = 0.01` in the cell, run it, and copy the "
+        "validation loss it prints.",
+        "Adam moves each weight by about lr per step, whatever the gradient's size. "
+        "The table starts at random logits of size about 1.",
+        "At lr 0.01, 100 steps move each logit by at most about 1: the loss is still "
+        "far above the one at lr 0.1.",
+    ),
+)
+def check_bigram_lr(reported) -> str:
+    got = _number(reported, "the validation loss the cell printed")
+    want = bigram_run(_BIGRAM_LR)
+    if abs(got - want) <= 0.02:
+        return (
+            f"{want:.2f}: at lr 0.01 Adam moves each logit by at most about 1 in 100 "
+            "steps, too little to undo its random start."
+        )
+    if abs(got - bigram_run(0.1)) <= 0.02:
+        raise Fail(
+            "that is the number of the cell as shipped (lr 0.1): change lr to 0.01 "
+            "and run it again."
+        )
+    raise Fail(
+        f"the run at lr 0.01 gives {want:.2f}, not {got:g}: change only lr in the "
+        "cell (keep the seed, the steps and the batch) and report the printed loss."
+    )
