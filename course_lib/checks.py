@@ -14,6 +14,8 @@ ids to say which one was wrong.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -141,3 +143,63 @@ def check_module(model, where: str) -> None:
         raise ValueError(
             f"{where}: model must be a torch.nn.Module, got {type(model).__name__}."
         )
+
+
+def is_number(x) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_train_fields(config) -> tuple:
+    """Every field of a ``training.TrainConfig``; returns its betas as a tuple."""
+    if not isinstance(config.betas, (tuple, list)) or len(config.betas) != 2:
+        raise ValueError(
+            f"TrainConfig.betas must be a pair (beta1, beta2), got {config.betas!r}."
+        )
+    positive = ("max_steps", "batch_size", "grad_accum_steps", "block_size")
+    positive += ("eval_interval", "eval_steps", "eval_batch_size")
+    check_sizes("TrainConfig", **{name: getattr(config, name) for name in positive})
+    for name in ("warmup_steps", "seed"):
+        value = getattr(config, name)
+        if not is_int(value) or value < 0:
+            raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}.")
+    if config.decay_steps is not None and not is_int(config.decay_steps):
+        raise ValueError(
+            "TrainConfig.decay_steps must be an int or None, got "
+            f"{config.decay_steps!r}."
+        )
+    for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
+        if not is_number(getattr(config, name)):
+            raise ValueError(
+                f"TrainConfig.{name} must be a finite number, got "
+                f"{getattr(config, name)!r}."
+            )
+    if not all(is_number(b) and 0.0 <= b < 1.0 for b in config.betas):
+        raise ValueError(
+            f"TrainConfig.betas must both be in [0, 1), got {config.betas}."
+        )
+    if not (config.lr > 0 and 0 <= config.min_lr <= config.lr):
+        raise ValueError(
+            f"TrainConfig: need lr > 0 and 0 <= min_lr <= lr, got lr={config.lr}, "
+            f"min_lr={config.min_lr}."
+        )
+    if config.decay_steps is not None and config.decay_steps <= config.warmup_steps:
+        raise ValueError(
+            f"TrainConfig.decay_steps={config.decay_steps} must exceed "
+            f"warmup_steps={config.warmup_steps}."
+        )
+    if config.weight_decay < 0 or config.grad_clip < 0:
+        raise ValueError(
+            "TrainConfig: weight_decay and grad_clip must be >= 0, got "
+            f"{config.weight_decay} and {config.grad_clip}."
+        )
+    if config.autocast not in (None, "bfloat16"):
+        raise ValueError(
+            f"TrainConfig.autocast must be None or 'bfloat16', got {config.autocast!r} "
+            "(float16 would need a gradient scaler; bfloat16 does not)."
+        )
+    if not isinstance(config.compile, bool):
+        raise ValueError(
+            f"TrainConfig.compile must be True or False, got {config.compile!r}."
+        )
+    return tuple(config.betas)

@@ -186,8 +186,9 @@ class GPT(nn.Module):
         return self.drop(tokens + self.pos_emb(positions))  # (B, T, C)
 
     def new_caches(self) -> list[KVCache]:
-        """Empty KV caches, one per block, for incremental decoding."""
-        return [KVCache() for _ in self.blocks]
+        """Empty KV caches, one per block, for incremental decoding (each with room
+        for ``block_size`` tokens, filled in place)."""
+        return [KVCache(self.config.block_size) for _ in self.blocks]
 
     @torch.no_grad()
     def attention_weights(self, idx: Tensor) -> list[Tensor]:

@@ -26,14 +26,48 @@ class KVCache:
     During generation each new token only needs its own query, but it attends the keys
     and values of *all* earlier tokens. Keeping them here means they are computed once
     instead of again at every step (chapter 08 measures the speed-up).
+
+    With ``max_len`` (``GPT.new_caches`` passes the block size) the first append
+    allocates room for ``max_len`` tokens and later ones are written in place: no copy
+    of the whole cache per token, as a ``torch.cat`` would make. ``k`` and ``v`` are
+    views of the filled part, ``(B, H, S, D)``; assigning them (beam search reorders
+    the rows) replaces the contents.
     """
 
-    def __init__(self) -> None:
-        self.k: Tensor | None = None  # (B, H, S, D)
-        self.v: Tensor | None = None  # (B, H, S, D)
+    def __init__(self, max_len: int | None = None) -> None:
+        if max_len is not None and (not is_int(max_len) or max_len < 1):
+            raise ValueError(f"KVCache: max_len must be an int >= 1, got {max_len!r}.")
+        self.max_len = max_len
+        self._k: Tensor | None = None  # (B, H, max_len or S, D)
+        self._v: Tensor | None = None
+        self._len = 0
 
     def __len__(self) -> int:
-        return 0 if self.k is None else self.k.shape[-2]
+        return self._len
+
+    @property
+    def k(self) -> Tensor | None:
+        return None if self._k is None else self._k[:, :, : self._len]
+
+    @property
+    def v(self) -> Tensor | None:
+        return None if self._v is None else self._v[:, :, : self._len]
+
+    @k.setter
+    def k(self, k: Tensor) -> None:
+        self._k, self._len = self._room(k), k.shape[-2]
+
+    @v.setter
+    def v(self, v: Tensor) -> None:
+        self._v = self._room(v)
+
+    def _room(self, x: Tensor) -> Tensor:
+        """``x`` copied into a buffer with room for ``max_len`` tokens (if set)."""
+        if self.max_len is None or x.shape[-2] >= self.max_len:
+            return x
+        buffer = x.new_empty(*x.shape[:2], self.max_len, x.shape[3])
+        buffer[:, :, : x.shape[-2]] = x
+        return buffer
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Append the new tokens' ``(B, H, S_new, D)`` keys and values; return all.
@@ -51,22 +85,26 @@ class KVCache:
                 f"KVCache.append: k {tuple(k.shape)} and v {tuple(v.shape)} must share "
                 "B, H and the number of new tokens S_new."
             )
-        for name, x, have in (("k", k, self.k), ("v", v, self.v)):
+        for name, x, have in (("k", k, self._k), ("v", v, self._v)):
             if have is not None and (
                 x.shape[:2] != have.shape[:2] or x.shape[3] != have.shape[3]
             ):
                 raise ValueError(
                     f"KVCache.append: {name} of shape {tuple(x.shape)} does not fit "
-                    f"the cache's (B, H, S, D) = {tuple(have.shape)}: B, H and D must "
-                    "match."
+                    f"the cache's (B, H, S, D) = {tuple(self.k.shape)}: B, H and D "
+                    "must match."
                 )
-        if self.k is None:
+        end = self._len + k.shape[-2]
+        in_place = self._k is not None and end <= self._k.shape[-2]
+        if in_place and not (torch.is_grad_enabled() and k.requires_grad):
+            self._k[:, :, self._len : end] = k  # write into the room left
+            self._v[:, :, self._len : end] = v
+            self._len = end
+        elif self._k is None:
             self.k, self.v = k, v
-        else:
-            self.k = torch.cat(
-                [self.k, k], dim=-2
-            )  # (B, H, S, D) -> (B, H, S+S_new, D)
-            self.v = torch.cat([self.v, v], dim=-2)
+        else:  # no room left, or autograd needs the old tensors: a new one
+            k, v = torch.cat([self.k, k], dim=-2), torch.cat([self.v, v], dim=-2)
+            self.k, self.v = k, v  # (B, H, S + S_new, D)
         return self.k, self.v
 
 

@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
             )
         elif f.name == "decay_steps":
             p.add_argument(flag, type=int, default=None)
+        elif f.name == "autocast":
+            p.add_argument(
+                flag, choices=["bfloat16"], default=None, help="(chapter 11)"
+            )
         else:
             p.add_argument(flag, type=type(f.default), default=f.default)
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")

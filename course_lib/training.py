@@ -28,7 +28,12 @@ from torch import nn
 from course_lib import distributed
 from course_lib.batching import batch_source, rank_batches
 from course_lib.checkpoints import load_checkpoint, save_checkpoint
-from course_lib.checks import check_module, check_sizes, check_token_ids, is_int
+from course_lib.checks import (
+    check_module,
+    check_token_ids,
+    check_train_fields,
+    is_int,
+)
 
 
 @dataclass
@@ -54,55 +59,11 @@ class TrainConfig:
     save_best: bool = True  # checkpoint only on a new best val loss (else every eval)
     progress: bool = True  # draw a tqdm progress bar
 
+    compile: bool = False  # run the model's forward and backward torch.compile'd
+    autocast: str | None = None  # "bfloat16": forward and loss under torch.autocast
+
     def __post_init__(self) -> None:
-        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
-            raise ValueError(
-                f"TrainConfig.betas must be a pair (beta1, beta2), got {self.betas!r}."
-            )
-        self.betas = tuple(self.betas)  # a list from JSON becomes a tuple again
-        positive = ("max_steps", "batch_size", "grad_accum_steps", "block_size")
-        positive += ("eval_interval", "eval_steps", "eval_batch_size")
-        check_sizes("TrainConfig", **{name: getattr(self, name) for name in positive})
-        for name in ("warmup_steps", "seed"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                raise ValueError(
-                    f"TrainConfig.{name} must be an int >= 0, got {value!r}."
-                )
-        if self.decay_steps is not None and not is_int(self.decay_steps):
-            raise ValueError(
-                "TrainConfig.decay_steps must be an int or None, got "
-                f"{self.decay_steps!r}."
-            )
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            if not _is_number(getattr(self, name)):
-                raise ValueError(
-                    f"TrainConfig.{name} must be a finite number, got "
-                    f"{getattr(self, name)!r}."
-                )
-        if not all(_is_number(b) and 0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(
-                f"TrainConfig.betas must both be in [0, 1), got {self.betas}."
-            )
-        if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
-            raise ValueError(
-                f"TrainConfig: need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, "
-                f"min_lr={self.min_lr}."
-            )
-        if self.decay_steps is not None and self.decay_steps <= self.warmup_steps:
-            raise ValueError(
-                f"TrainConfig.decay_steps={self.decay_steps} must exceed "
-                f"warmup_steps={self.warmup_steps}."
-            )
-        if self.weight_decay < 0 or self.grad_clip < 0:
-            raise ValueError(
-                "TrainConfig: weight_decay and grad_clip must be >= 0, got "
-                f"{self.weight_decay} and {self.grad_clip}."
-            )
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        self.betas = check_train_fields(self)  # a list from JSON becomes a tuple again
 
 
 def _check_train_config(config, where: str) -> None:
@@ -253,6 +214,8 @@ def train(
 
     The history: ``step``, ``train_loss``, ``lr`` (one entry per step), ``eval_step``,
     ``val_loss``, ``time`` (seconds since the start, per evaluation), ``best_val``.
+    The train losses stay on the device until an evaluation reads them all at once:
+    no step waits for the host. ``compile`` and ``autocast``: chapter 11.
     """
     from tqdm.auto import tqdm
 
@@ -289,6 +252,14 @@ def train(
         history["best_val"] = history.get("best_val") or math.inf
     net = distributed.wrap(model, context)  # DDP, or the model itself
     net.train()
+    if config.compile:  # forward and backward as compiled kernels (chapter 11)
+        net = torch.compile(net)
+    autocast = (  # bfloat16 matrix products in the forward; weights stay float32
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if config.autocast == "bfloat16"
+        else contextlib.nullcontext()
+    )
+    pending = []  # step losses still on the device: read at the next evaluation
     k = config.grad_accum_steps
     t0 = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
     bar = tqdm(
@@ -309,18 +280,21 @@ def train(
             last = i == k - 1
             quiet = net.no_sync() if context.world_size > 1 and not last else None
             with quiet or contextlib.nullcontext():
-                _, loss = net(x.to(device), y.to(device))
+                with autocast:
+                    _, loss = net(x.to(device), y.to(device))
                 (loss / k if k > 1 else loss).backward()  # the mean over k batches
             step_loss += loss.detach()
         if config.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        step_loss = distributed.all_reduce_mean(step_loss / k, context)
+        pending.append(distributed.all_reduce_mean(step_loss / k, context))
         history["step"].append(step + 1)
-        history["train_loss"].append(step_loss.item())
         history["lr"].append(lr)
         done = step + 1
         if done % config.eval_interval == 0 or done == config.max_steps:
+            # one host sync for all the steps since the last evaluation, not one a step
+            history["train_loss"] += torch.stack(pending).float().tolist()
+            pending.clear()
             val = evaluate(model, val_data, config, context)  # one figure, all ranks
             history["eval_step"].append(done)
             history["val_loss"].append(val)

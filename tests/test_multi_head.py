@@ -115,3 +115,34 @@ def test_gradcheck_float64_multi_head(need_weights):
         return mha(query, key, key, padding_mask([4, 3], 4), need_weights)[0]
 
     assert torch.autograd.gradcheck(attend, (query, key))
+
+
+def test_a_cache_with_room_fills_in_place_and_equals_a_growing_one():
+    g = torch.Generator().manual_seed(0)
+    steps = [torch.randn(2, 3, n, 4, generator=g) for n in (5, 1, 1, 1)]
+    roomy, growing = KVCache(max_len=8), KVCache()
+    with torch.no_grad():
+        for i, x in enumerate(steps):
+            k, v = roomy.append(x, x + 1)
+            want_k, want_v = growing.append(x, x + 1)
+            torch.testing.assert_close(k, want_k, rtol=0, atol=0)
+            torch.testing.assert_close(v, want_v, rtol=0, atol=0)
+            if i == 0:
+                storage = k.untyped_storage().data_ptr()
+            assert k.untyped_storage().data_ptr() == storage  # no copy per token
+        assert len(roomy) == 8
+        k, _ = roomy.append(steps[1], steps[1])  # past max_len: it still works
+    assert len(roomy) == 9 and k.shape == (2, 3, 9, 4)
+    with pytest.raises(ValueError, match="max_len must be an int >= 1"):
+        KVCache(max_len=0)
+
+
+def test_a_cache_with_room_lets_gradients_through():
+    x = torch.randn(1, 1, 3, 2, requires_grad=True)
+    y = torch.randn(1, 1, 1, 2, requires_grad=True)
+    cache = KVCache(max_len=6)
+    cache.append(x, x)
+    k, v = cache.append(y, y)
+    (k.sum() + 2 * v.sum()).backward()
+    torch.testing.assert_close(x.grad, torch.full_like(x, 3.0))
+    torch.testing.assert_close(y.grad, torch.full_like(y, 3.0))
