@@ -233,27 +233,49 @@ def _check_heads(weights, tokens, where: str):
 
 def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
     """The per-head explorer's frame. ``weights`` is ``(L, H, T, T)`` (layers, heads)
-    for one sequence. Left: every head of every layer as a thumbnail, the chosen one
-    framed; right: the chosen head large, on token axes."""
+    for one sequence. Left: every head of every layer as a small image in a tight
+    grid (layers down, heads across, numbered on the left and top), the chosen one
+    framed in red; right: the chosen head large, on token axes (key labels rotated,
+    and thinned to at most 40 when the sequence is longer)."""
     weights = _check_heads(weights, tokens, "draw_heads")
-    L, H = weights.shape[:2]
+    L, H, T = weights.shape[:3]
     layer, head = min(max(int(layer), 0), L - 1), min(max(int(head), 0), H - 1)
-    fig = plt.figure(figsize=(12, 1.0 + 1.9 * L))
-    grid = fig.add_gridspec(L, H + 3, width_ratios=[1] * H + [0.3, 2.2, 2.2])
+    # lay out in inches: thumbnails of side s, then the big map of side b
+    s = min(1.0, 6.6 / H)
+    b = min(5.0, max(3.2, 0.17 * T))
+    label_w = 0.12 + 0.065 * max(len(str(t)) for t in tokens)  # room for y labels
+    grid_w, grid_h = H * s * 1.06, L * s * 1.06
+    W_in = 0.55 + grid_w + 0.45 + label_w + b + 0.9
+    H_in = max(grid_h + 0.9, b + 0.6 + label_w)
+    fig = plt.figure(figsize=(W_in, H_in))
+    top = H_in - 0.55  # below the "head" numbers
     for i in range(L):
         for j in range(H):
-            ax = fig.add_subplot(grid[i, j])
+            x, y = 0.55 + j * s * 1.06, top - (i + 1) * s * 1.06
+            ax = fig.add_axes((x / W_in, y / H_in, s / W_in, s / H_in))
             ax.imshow(weights[i, j].numpy(), cmap=ATTENTION_CMAP, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             chosen = (i, j) == (layer, head)
             for spine in ax.spines.values():
-                spine.set(color="red" if chosen else "grey", lw=3 if chosen else 0.5)
+                spine.set(color="red" if chosen else "grey", lw=2.5 if chosen else 0.4)
             if i == 0:
-                ax.set_title(f"head {j}", fontsize=9)
+                ax.set_title(str(j), fontsize=7, pad=2)
             if j == 0:
-                ax.set_ylabel(f"layer {i}", fontsize=9)
-    big = fig.add_subplot(grid[:, H + 1 :])
+                ax.set_ylabel(str(i), fontsize=7, rotation=0, ha="right", va="center")
+    mid_x = (0.55 + grid_w / 2) / W_in
+    fig.text(mid_x, (H_in - 0.18) / H_in, "head", ha="center", va="top", fontsize=8)
+    fig.text(
+        0.08 / W_in,
+        (top - grid_h / 2) / H_in,
+        "layer",
+        rotation=90,
+        ha="left",
+        va="center",
+        fontsize=8,
+    )
+    big_x = 0.55 + grid_w + 0.45 + label_w
+    big = fig.add_axes((big_x / W_in, (H_in - 0.4 - b) / H_in, b / W_in, b / H_in))
     plot_attention(
         weights[layer, head],
         tokens,
@@ -261,7 +283,14 @@ def draw_heads(weights, tokens, layer: int = 0, head: int = 0) -> Figure:
         ax=big,
         title=f"layer {layer}, head {head}",
     )
-    fig.tight_layout()
+    big.set_xticks(range(T), tokens, rotation=90, ha="center", fontsize=7)
+    big.set_yticks(range(T), tokens, fontsize=7)
+    step = -(-T // 40)  # keep at most 40 labels on each axis
+    for ticks in (big.get_xticklabels(), big.get_yticklabels()):
+        for n, text in enumerate(ticks):
+            text.set_visible(n % step == 0)
+    big.set_xlabel("key (attended to)", fontsize=8)
+    big.set_ylabel("query (attending)", fontsize=8)
     return fig
 
 

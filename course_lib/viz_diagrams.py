@@ -263,3 +263,56 @@ def draw_model_families() -> Figure:
         color="#555555",
     )
     return fig
+
+
+# --- chapter 11: data parallelism, one all-reduce of the gradients
+def data_parallel_all_reduce(workers: int = 4) -> Figure:
+    """Data-parallel training, one step: each worker gets its own shard of the batch
+    and computes its own gradient; one all-reduce averages them; every worker then
+    holds the same mean gradient and takes the same optimizer step."""
+    if not 2 <= workers <= 6:
+        raise ValueError(f"workers must be 2 to 6, got {workers!r}.")
+    col, w = 2.2, 1.85
+    fig, ax = canvas(0.3 + workers * col, 6.7, "data parallelism: one training step")
+    xs = [0.3 + r * col for r in range(workers)]
+    for r, x in enumerate(xs):
+        box(ax, x, 5.8, w, 0.55, f"shard {r} of the batch", "data", "(B/N, T)")
+        box(
+            ax,
+            x,
+            4.75,
+            w,
+            0.6,
+            f"worker {r}: own copy",
+            "weights",
+            "forward + backward",
+        )
+        box(ax, x, 3.75, w, 0.5, f"gradient g{r}", "memory")
+        box(ax, x, 1.75, w, 0.5, "mean gradient ḡ", "memory")
+        box(ax, x, 0.65, w, 0.65, "AdamW step", "weights", "same θ on all")
+        arrow(ax, (x + w / 2, 5.8), (x + w / 2, 5.35))
+        arrow(ax, (x + w / 2, 4.75), (x + w / 2, 4.25))
+        arrow(ax, (x + w / 2, 3.75), (x + w / 2, 3.35))
+        arrow(ax, (x + w / 2, 2.75), (x + w / 2, 2.25))
+        arrow(ax, (x + w / 2, 1.75), (x + w / 2, 1.3))
+    terms = " + ".join(f"g{r}" for r in range(workers))
+    box(
+        ax,
+        xs[0],
+        2.75,
+        xs[-1] + w - xs[0],
+        0.6,
+        f"all-reduce: ḡ = ({terms}) / {workers}",
+        "attention",
+        "sum across workers, divide by N; every worker receives the result",
+    )
+    ax.text(
+        (xs[-1] + w + xs[0]) / 2,
+        0.25,
+        f"N = {workers} workers: {workers} shards, {workers} gradients, "
+        "one average, the same update everywhere",
+        ha="center",
+        fontsize=8.5,
+        color="#333333",
+    )
+    return fig

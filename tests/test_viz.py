@@ -65,8 +65,38 @@ def test_draw_heads_draws_every_head_and_the_chosen_one_large():
     torch.testing.assert_close(
         torch.as_tensor(big.get_images()[0].get_array().data), heads[1, 2]
     )
+    # heads numbered along the top row, layers down the first column
+    assert [ax.get_title() for ax in thumbnails[:4]] == ["0", "1", "2", "3"]
+    assert [ax.get_ylabel() for ax in thumbnails[::4]] == ["0", "1"]
+    assert {t.get_text() for t in fig.texts} == {"head", "layer"}
     with pytest.raises(ValueError, match=r"\(L, H, T, T\)"):
         viz.draw_heads(heads[0], tokens)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("L, H, T", [(6, 12, 8), (2, 4, 19), (4, 4, 60)])
+def test_draw_heads_keeps_the_grid_and_the_big_map_apart(L, H, T):
+    """MiniLM's 6 x 12 heads and chapter 04's 2 x 4: the thumbnails do not overlap
+    each other, the big map's token labels do not reach into the grid, and a long
+    sequence keeps at most 40 key labels, rotated."""
+    tokens = [f"tok{i}" for i in range(T)]
+    heads = torch.softmax(torch.randn(L, H, T, T), dim=-1)
+    fig = viz.draw_heads(heads, tokens, layer=L - 1, head=H - 1)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_position() for ax in fig.axes[: L * H]]
+    for n, a in enumerate(boxes):
+        for b in boxes[n + 1 :]:
+            assert not a.overlaps(b) or a.x1 <= b.x0 or a.y1 <= b.y0
+    grid_right = max(b.x1 for b in boxes) * fig.bbox.width
+    big = fig.axes[L * H]
+    labels = [t for t in big.get_yticklabels() if t.get_visible()]
+    assert min(t.get_window_extent(renderer).x0 for t in labels) > grid_right
+    shown = [t for t in big.get_xticklabels() if t.get_visible()]
+    assert len(shown) <= 40 and all(t.get_rotation() == 90 for t in shown)
+    assert len(shown) == (T if T <= 40 else len(range(0, T, -(-T // 40))))
+    assert fig.get_size_inches()[0] < 14  # fits a notebook's width
+    plt.close(fig)
 
 
 def test_attention_explorer_follows_the_sentence():
