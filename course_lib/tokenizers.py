@@ -36,9 +36,13 @@ GPT2_PATTERN = (
 
 
 class CharTokenizer:
-    """One id per character, in sorted order of the characters of a text."""
+    """One id per character, in sorted order of the characters of a text.
 
-    def __init__(self, chars: list[str]):
+    A character outside the vocabulary raises ``ValueError`` naming it, unless the
+    tokenizer has an ``unk`` character (one of ``chars``, e.g. ``"\ufffd"``): then it
+    is encoded as ``unk``'s id, and decodes as ``unk``."""
+
+    def __init__(self, chars: list[str], unk: str | None = None):
         if not isinstance(chars, (list, tuple, str)):
             raise ValueError(
                 "CharTokenizer: chars must be a list of single characters, got "
@@ -52,15 +56,19 @@ class CharTokenizer:
             )
         self.chars = list(chars)
         self.stoi = {c: i for i, c in enumerate(self.chars)}
+        if unk is not None and unk not in self.stoi:
+            raise ValueError(f"CharTokenizer: unk={unk!r} must be one of the chars.")
+        self.unk = unk
 
     @classmethod
-    def from_text(cls, text: str) -> CharTokenizer:
-        """The tokenizer whose vocabulary is the sorted set of ``text``'s characters."""
+    def from_text(cls, text: str, unk: str | None = None) -> CharTokenizer:
+        """The tokenizer whose vocabulary is the sorted set of ``text``'s characters
+        (and ``unk``, if given)."""
         if not isinstance(text, str) or not text:
             raise ValueError(
                 f"CharTokenizer.from_text: need a non-empty str, got {text!r}"
             )
-        return cls(sorted(set(text)))
+        return cls(sorted(set(text) | ({unk} if unk else set())), unk)
 
     @property
     def vocab_size(self) -> int:
@@ -71,6 +79,8 @@ class CharTokenizer:
             raise ValueError(
                 f"CharTokenizer.encode: text must be a str, got {type(text).__name__}."
             )
+        if self.unk is not None:
+            return [self.stoi.get(c, self.stoi[self.unk]) for c in text]
         try:
             return [self.stoi[c] for c in text]
         except KeyError as error:
@@ -86,11 +96,13 @@ class CharTokenizer:
         return "".join(self.chars[i] for i in ids)
 
     def save(self, path: str | os.PathLike) -> None:
-        _write_json(path, {"type": "char", "chars": self.chars})
+        unk = {} if self.unk is None else {"unk": self.unk}
+        _write_json(path, {"type": "char", "chars": self.chars, **unk})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CharTokenizer:
-        return cls(_read_json(path, "char")["chars"])
+        saved = _read_json(path, "char")
+        return cls(saved["chars"], saved.get("unk"))
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"

@@ -26,6 +26,7 @@ import course_lib
 from course_lib import (
     artefacts,
     batching,
+    chinese,
     classification,
     distributed,
     profiling,
@@ -716,6 +717,10 @@ BAD_CALLS = [
     ("draw-next-token-top-p",
      lambda: viz_generation.draw_next_token(rand(3), "abc", top_p=2.0),
      ValueError, r"top_p must be in \(0, 1\] or None, got 2.0"),
+    ("chinese-halfwidth-bytes", lambda: chinese.halfwidth(b"1998"),
+     TypeError, r"halfwidth: text must be a str, got bytes"),
+    ("chinese-review-fractions", lambda: chinese.chinese_reviews(fractions=(1, 0, 0)),
+     ValueError, r"three positive numbers summing to 1, got \(1, 0, 0\)"),
     ("diagram-box-role",
      lambda: viz_shapes.box(viz_shapes.canvas(1, 1)[1], 0, 0, 1, 1, "x", "blue"),
      ValueError, r"role must be one of \['attention', 'data'"),

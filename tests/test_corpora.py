@@ -65,7 +65,7 @@ def test_damaged_shipped_corpus_is_refused(tmp_path, monkeypatch):
 
 
 def test_unknown_corpus_lists_the_valid_names():
-    with pytest.raises(ValueError, match="'pydocs', 'tinyshakespeare'"):
+    with pytest.raises(ValueError, match="'pydocs', 'zh', 'tinyshakespeare'"):
         load_corpus("shakespear")
 
 

