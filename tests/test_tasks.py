@@ -208,3 +208,57 @@ def test_precomputed_results_meet_the_bar(tmp_path):
     assert final["fine-tuned"] - final["from scratch"] >= 0.15
     with pytest.raises(FileNotFoundError, match="make_sentiment_results"):
         load_results(tmp_path / "none.json")
+
+
+# --- chapter 04: associative recall ---
+from course_lib.tasks import associative_recall  # noqa: E402
+
+
+def test_associative_recall_shapes_and_vocabularies():
+    g = torch.Generator().manual_seed(0)
+    x, y, dist = associative_recall(5, 10, 4, num_keys=12, num_values=3, generator=g)
+    L = 2 * (10 + 4) - 1
+    assert x.shape == y.shape == dist.shape == (5, L)
+    assert x[:, 0::2].max() < 12 and x[:, 1::2].min() >= 12  # keys, then values
+    assert x.max() < 12 + 3
+    assert ((y >= 0).sum(1) == 4).all()  # one target per query
+    for row in x[:, 0:20:2]:  # the listed keys are distinct
+        assert len(set(row.tolist())) == 10
+
+
+def test_associative_recall_answer_is_the_value_paired_with_the_query_key():
+    g = torch.Generator().manual_seed(1)
+    x, y, dist = associative_recall(20, 16, 8, generator=g)
+    n = 16
+    for b in range(20):
+        pairs = {x[b, 2 * i].item(): x[b, 2 * i + 1].item() for i in range(n)}
+        queries = (y[b] >= 0).nonzero().flatten().tolist()
+        assert queries == [2 * (n + j) for j in range(8)]
+        asked = [x[b, t].item() for t in queries]
+        assert len(set(asked)) == 8  # each pair asked at most once
+        for t in queries:
+            key = x[b, t].item()
+            assert y[b, t].item() == pairs[key]  # the value listed with that key
+            first = t - dist[b, t].item()  # the distance points at that key
+            assert 0 <= first < 2 * n and x[b, first] == key
+            assert x[b, first + 1] == y[b, t]
+        assert (dist[b][y[b] < 0] == 0).all()
+
+
+def test_associative_recall_distances_cover_the_range_and_it_is_seeded():
+    x, y, dist = associative_recall(
+        200, 8, 8, generator=torch.Generator().manual_seed(2)
+    )
+    d = dist[y >= 0]
+    assert d.min() == 2 and d.max() == 2 * (8 + 7)  # last query, first pair
+    again = associative_recall(200, 8, 8, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(again[0], x) and torch.equal(again[1], y)
+
+
+def test_associative_recall_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="num_queries <= num_pairs <= num_keys"):
+        associative_recall(2, num_pairs=80, num_keys=64)
+    with pytest.raises(ValueError, match="num_queries <= num_pairs"):
+        associative_recall(2, num_pairs=4, num_queries=5)
+    with pytest.raises(ValueError, match="ints >= 1"):
+        associative_recall(0)
