@@ -267,3 +267,52 @@ def held_out_words() -> set[str]:
     """The words of the test split that the training split never uses."""
     k = N_TRAIN_ADJ
     return set(POSITIVE[k:] + NEGATIVE[k:] + NOUNS_TEST + INTENSIFIERS_TEST)
+
+
+# ------------------------------------------------- associative recall (chapter 04)
+def associative_recall(
+    batch_size: int,
+    num_pairs: int = 32,
+    num_queries: int = 8,
+    num_keys: int = 64,
+    num_values: int = 16,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batches of a recall task that needs a token from far back (chapter 04).
+
+    Each sequence lists ``num_pairs`` key-value pairs, ``k v k v ...``, with distinct
+    keys (ids ``0 .. num_keys-1``) and random values (ids ``num_keys ..
+    num_keys+num_values-1``), then ``num_queries`` of those pairs again, each pair
+    asked at most once: at a repeated key the model must predict the value seen with
+    that key before. Nothing else is predictable, so only those positions have targets.
+
+    Returns ``(x, y, distance)``, each ``(B, L)`` with ``L = 2 * (num_pairs +
+    num_queries) - 1``: ``x`` the tokens, ``y`` the value to predict at a query key and
+    -1 (no target) elsewhere, ``distance`` how many positions back that key appeared
+    first (0 where there is no target).
+    """
+    sizes = dict(batch_size=batch_size, num_pairs=num_pairs, num_queries=num_queries)
+    sizes.update(num_keys=num_keys, num_values=num_values)
+    if not all(is_int(v) and v >= 1 for v in sizes.values()):
+        raise ValueError(f"associative_recall: sizes must be ints >= 1, got {sizes}.")
+    if not num_queries <= num_pairs <= num_keys:
+        raise ValueError(
+            "associative_recall: need num_queries <= num_pairs <= num_keys, got "
+            f"{num_queries}, {num_pairs}, {num_keys}."
+        )
+    B, n, m = batch_size, num_pairs, num_queries
+    keys = torch.rand(B, num_keys, generator=generator).argsort(-1)[:, :n]  # distinct
+    values = torch.randint(num_keys, num_keys + num_values, (B, n), generator=generator)
+    asked = torch.rand(B, n, generator=generator).argsort(-1)[:, :m]  # (B, m) pairs
+    asked_keys, asked_values = keys.gather(1, asked), values.gather(1, asked)
+    pairs = torch.stack(
+        [torch.cat([keys, asked_keys], 1), torch.cat([values, asked_values], 1)], -1
+    )  # (B, n + m, 2)
+    seq = pairs.view(B, 2 * (n + m))  # k v k v ...
+    x = seq[:, :-1]  # (B, L): the last value is a target, never an input
+    y = torch.full_like(x, -1)
+    distance = torch.zeros_like(x)
+    query_pos = 2 * (n + torch.arange(m))  # (m,): where the repeated keys stand
+    y[:, query_pos] = seq[:, query_pos + 1]
+    distance[:, query_pos] = query_pos - 2 * asked
+    return x, y, distance

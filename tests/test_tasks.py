@@ -208,3 +208,101 @@ def test_precomputed_results_meet_the_bar(tmp_path):
     assert final["fine-tuned"] - final["from scratch"] >= 0.15
     with pytest.raises(FileNotFoundError, match="make_sentiment_results"):
         load_results(tmp_path / "none.json")
+
+
+# --- chapter 04: associative recall ---
+from course_lib.tasks import associative_recall  # noqa: E402
+
+
+def test_associative_recall_shapes_and_vocabularies():
+    g = torch.Generator().manual_seed(0)
+    x, y, dist = associative_recall(5, 10, 4, num_keys=12, num_values=3, generator=g)
+    L = 2 * (10 + 4) - 1
+    assert x.shape == y.shape == dist.shape == (5, L)
+    assert x[:, 0::2].max() < 12 and x[:, 1::2].min() >= 12  # keys, then values
+    assert x.max() < 12 + 3
+    assert ((y >= 0).sum(1) == 4).all()  # one target per query
+    for row in x[:, 0:20:2]:  # the listed keys are distinct
+        assert len(set(row.tolist())) == 10
+
+
+def test_associative_recall_answer_is_the_value_paired_with_the_query_key():
+    g = torch.Generator().manual_seed(1)
+    x, y, dist = associative_recall(20, 16, 8, generator=g)
+    n = 16
+    for b in range(20):
+        pairs = {x[b, 2 * i].item(): x[b, 2 * i + 1].item() for i in range(n)}
+        queries = (y[b] >= 0).nonzero().flatten().tolist()
+        assert queries == [2 * (n + j) for j in range(8)]
+        asked = [x[b, t].item() for t in queries]
+        assert len(set(asked)) == 8  # each pair asked at most once
+        for t in queries:
+            key = x[b, t].item()
+            assert y[b, t].item() == pairs[key]  # the value listed with that key
+            first = t - dist[b, t].item()  # the distance points at that key
+            assert 0 <= first < 2 * n and x[b, first] == key
+            assert x[b, first + 1] == y[b, t]
+        assert (dist[b][y[b] < 0] == 0).all()
+
+
+def test_associative_recall_distances_cover_the_range_and_it_is_seeded():
+    x, y, dist = associative_recall(
+        200, 8, 8, generator=torch.Generator().manual_seed(2)
+    )
+    d = dist[y >= 0]
+    assert d.min() == 2 and d.max() == 2 * (8 + 7)  # last query, first pair
+    again = associative_recall(200, 8, 8, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(again[0], x) and torch.equal(again[1], y)
+
+
+def test_associative_recall_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="num_queries <= num_pairs <= num_keys"):
+        associative_recall(2, num_pairs=80, num_keys=64)
+    with pytest.raises(ValueError, match="num_queries <= num_pairs"):
+        associative_recall(2, num_pairs=4, num_queries=5)
+    with pytest.raises(ValueError, match="ints >= 1"):
+        associative_recall(0)
+
+
+def test_a_tiny_gpt_learns_a_short_recall():
+    """Two pairs, both asked again (distances 2 to 6): a 2-layer GPT of width 32 gets
+    well above chance (1/4) in 100 steps (0.74 here); with wrong targets it could not.
+    """
+    from course_lib.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=12, block_size=7, num_layers=2, num_heads=2, d_model=32
+    )
+    model = GPT(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        x, y, _ = associative_recall(64, 2, 2, num_keys=8, num_values=4, generator=g)
+        loss = model(x, y)[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, y, _ = associative_recall(500, 2, 2, 8, 4, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        accuracy = (model(x)[0].argmax(-1) == y)[y >= 0].float().mean().item()
+    assert accuracy > 0.6, accuracy
+
+
+def test_shipped_recall_race():
+    """data/attention_pays.json (scripts/attention_pays.py): what chapter 04 says."""
+    import json
+
+    from course_lib.artefacts import course_file
+
+    race = json.loads(course_file("attention_pays.json").read_text())
+    gpt, lstm = race["results"]["GPT"], race["results"]["LSTM"]
+    assert abs(gpt["parameters"] - lstm["parameters"]) < 0.1 * gpt["parameters"]
+    assert gpt["accuracy"] > 4 * race["chance"]
+    assert lstm["accuracy"] < race["chance"] + 0.02
+    assert 300 in gpt["eval_step"]  # the point the chapter reproduces live
+    # run to 3,000 steps the LSTM catches up: the chapter says so
+    longer = json.loads(course_file("attention_pays_3000.json").read_text())
+    gpt, lstm = longer["results"]["GPT"], longer["results"]["LSTM"]
+    assert abs(gpt["accuracy"] - lstm["accuracy"]) < 0.02
+    assert gpt["val_loss"][-1] < lstm["val_loss"][-1]
