@@ -16,8 +16,7 @@ in the order the course meets them:
 - ``multi_head``      ``MultiHeadAttention`` and the ``KVCache`` (04, 08)
 - ``layers``          feed-forward, positions, encoder and decoder blocks (05)
 - ``transformer``     the encoder-decoder ``Transformer``, ``copy_from_torch`` (06)
-- ``tasks``           the synthetic tasks: associative recall (04), toy translation (06),
-                      sentiment (09)
+- ``tasks``           synthetic tasks: recall (04), toy translation (06), sentiment (09)
 - ``gpt``             ``GPTConfig`` and ``GPT``: one method runs its blocks (07)
 - ``training``        ``TrainConfig``, schedule, AdamW, ``train``, ``validation_loss``
 - ``checkpoints``     safetensors + a JSON sidecar, written atomically, verified (07)
