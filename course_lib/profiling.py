@@ -33,7 +33,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.benchmark import Timer
 
 from course_lib.attention import scaled_dot_product_attention
 from course_lib.checks import is_int
@@ -66,6 +65,9 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     for _ in range(warmup):
         fn()
     # Timer's default is 1 thread; measure with the threads the caller set
+    # imported here: on a CUDA build without a GPU, importing it logs a warning
+    from torch.utils.benchmark import Timer
+
     timer = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     return timer.timeit(number=repeat).median
 
