@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -46,6 +47,20 @@ def _check_callable(fn, where: str) -> None:
         )
 
 
+def _benchmark_timer():
+    """``torch.utils.benchmark.Timer``. Importing it on a CUDA build of torch without a
+    GPU (Colab's CPU runtime) logs "No CUDA runtime is found": noise when timing on the
+    CPU, so that one logger is quieted for the import."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        from torch.utils.benchmark import Timer
+    finally:
+        logger.setLevel(level)
+    return Timer
+
+
 def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Seconds one call of ``fn()`` takes: the mean of ``repeat`` back-to-back calls.
 
@@ -65,8 +80,7 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     for _ in range(warmup):
         fn()
     # Timer's default is 1 thread; measure with the threads the caller set
-    # imported here: on a CUDA build without a GPU, importing it logs a warning
-    from torch.utils.benchmark import Timer
+    Timer = _benchmark_timer()
 
     timer = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     return timer.timeit(number=repeat).median
@@ -110,7 +124,10 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
     from torch.profiler import DeviceType, ProfilerActivity, profile
 
     with _quiet_c_stderr():
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        # acc_events: one cycle anyway; without it torch 2.11 warns that cycles clear
+        with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True, acc_events=True
+        ) as prof:
             fn()
     with tempfile.TemporaryDirectory() as folder:
         trace = os.path.join(folder, "trace.json")
