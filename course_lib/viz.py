@@ -101,8 +101,10 @@ def _shown(control) -> str:
     text = getattr(control, "label", None)
     fmt = getattr(control, "readout_format", None)
     if text is None and fmt and isinstance(control.value, numbers.Number):
-        try:
-            text = format(control.value, fmt)
+        try:  # d3's "g" keeps trailing zeros (0.000100) unless "~"; Python's needs "#"
+            g = fmt.endswith("g") and "~" not in fmt
+            text = format(control.value, ("#" if g else "") + fmt.replace("~", ""))
+            text = text.rstrip(".") if g else text
         except ValueError:  # a d3 format Python does not read
             pass
     return html.escape(str(control.value if text is None else text))

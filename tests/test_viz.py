@@ -180,3 +180,16 @@ def test_cross_attention_boxes_each_rows_largest_weight():
     assert corners == [(0.5, -0.5), (-0.5, 0.5)]  # columns 1 and 0
     with pytest.raises(ValueError, match="2 query tokens and 2 key tokens"):
         viz.draw_cross_attention(weights, ["a", "b"], ["x", "y"])
+
+
+def test_a_caption_writes_numbers_as_the_slider_readout_does():
+    """ipywidgets formats readouts with d3-format: ".3g" keeps trailing zeros."""
+    import ipywidgets as widgets
+
+    log = widgets.FloatLogSlider(1e-4, base=10, min=-6, max=-3, description="lr")
+    assert viz._shown(log) == "0.000100"
+    log.value = 1e-3
+    assert viz._shown(log) == "0.00100"
+    assert viz._shown(widgets.FloatSlider(0.8, description="T")) == "0.80"
+    assert viz._shown(widgets.IntSlider(100)) == "100"
+    assert viz._shown(widgets.FloatLogSlider(100, base=10, min=0, max=3)) == "100"
