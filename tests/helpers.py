@@ -1,5 +1,7 @@
 """Small pieces several test modules share (not a test module itself)."""
 
+import re
+
 import torch
 from torch import nn
 
@@ -24,3 +26,13 @@ def random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
         for p in model.parameters():
             p.normal_(0, 0.3)
     return model.eval()
+
+
+def assert_fails(exercise_id, answer, pattern):
+    """``answer`` is attempted, fails its checker, and the message matches ``pattern``
+    (the mistake named)."""
+    from course_lib.exercises import check
+
+    result = check(exercise_id, answer, quiet=True)
+    assert result.attempted and not result.passed, result
+    assert re.search(pattern, result.message), result.message

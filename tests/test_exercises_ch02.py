@@ -1,30 +1,17 @@
 """Chapter 02's checkers: a right answer passes; each typical mistake gets its own
 message, and the buggy originals fail with the symptom named."""
 
-import re
-
 import pytest
 import regex
 
-from course_lib.exercises import catalog, check
 from course_lib.exercises import ch02_tokens_and_embeddings as ch02
+from course_lib.exercises import check
 from course_lib.tokenizers import GPT2_PATTERN
+from tests.helpers import assert_fails
 
 
 def run(exercise_id, answer):
     return check(exercise_id, answer, quiet=True)
-
-
-def assert_fails(exercise_id, answer, pattern):
-    result = run(exercise_id, answer)
-    assert result.attempted and not result.passed, result
-    assert re.search(pattern, result.message), result.message
-
-
-def test_chapter_02_has_the_mix_of_exercises():
-    kinds = [e.kind for e in catalog() if e.chapter == 2]
-    assert len(kinds) >= 6 and len(set(kinds)) >= 3
-    assert "find-the-bug" in kinds and "predict" in kinds
 
 
 # --- tokens.merge_overlap ---
