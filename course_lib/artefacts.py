@@ -5,6 +5,8 @@ made it) and, installed with pip (Colab), inside the package in ``course_lib/shi
 
 - ``gpt_pydocs.*``: the reference character-level GPT trained on the built-in corpus
   (:func:`load_reference_gpt`), which chapters 08-10 use instead of training their own;
+- ``gpt_zh.*``: its Chinese counterpart (``load_reference_gpt("zh")``), and
+  ``sentiment_zh.*``: that GPT fine-tuned on Chinese reviews (``course_lib.sentiment``);
 - ``baselines.json``: chapter 01's baselines trained longer
   (scripts/compare_baselines.py);
 - ``sentiment_results.json``: chapter 09's fine-tuning runs (:func:`load_results`);
@@ -54,12 +56,24 @@ def load_gpt(path: str | os.PathLike):
     return model.eval(), meta
 
 
-def load_reference_gpt():
-    """The course's trained character-level GPT (``data/gpt_pydocs``, see
-    ``data/README.md``): ``(model in eval mode, CharTokenizer, meta)``."""
-    reference = course_file("gpt_pydocs.json").with_suffix("")  # data/gpt_pydocs
+REFERENCE_GPTS = {"en": "gpt_pydocs", "zh": "gpt_zh"}
+
+
+def load_reference_gpt(language: str = "en"):
+    """The course's trained character-level GPT, ``(model in eval mode,
+    CharTokenizer, meta)``: ``"en"`` (``data/gpt_pydocs``, trained on the built-in
+    corpus) or ``"zh"`` (``data/gpt_zh``, trained on the People's Daily and the
+    training reviews of ``course_lib.chinese``). ``data/README.md`` gives the
+    command that made each."""
+    if language not in REFERENCE_GPTS:
+        raise ValueError(
+            f"load_reference_gpt: language must be one of {sorted(REFERENCE_GPTS)}, "
+            f"got {language!r}."
+        )
+    name = REFERENCE_GPTS[language]
+    reference = course_file(f"{name}.json").with_suffix("")  # data/gpt_pydocs
     model, meta = load_gpt(reference)
-    tokenizer = CharTokenizer.load(course_file("gpt_pydocs.tokenizer.json"))
+    tokenizer = CharTokenizer.load(course_file(f"{name}.tokenizer.json"))
     if tokenizer.vocab_size != model.config.vocab_size:
         raise CheckpointError(
             f"{reference}.tokenizer.json has {tokenizer.vocab_size} characters, the "

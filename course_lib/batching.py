@@ -212,9 +212,14 @@ def pad_batch(sequences: list[list[int]], pad_id: int) -> Tensor:
     return pad_sequence(rows, batch_first=True, padding_value=pad_id)  # (B, T)
 
 
-def labelled_batches(ids: Tensor, labels: Tensor, batch_size: int) -> BatchFn:
+def labelled_batches(
+    ids: Tensor, labels: Tensor, batch_size: int, pad_id: int | None = None
+) -> BatchFn:
     """A ``batch_fn(generator) -> (x (B, T), y (B,))`` drawing ``batch_size`` random
-    rows of ``ids`` ``(N, T)`` and their ``labels`` ``(N,)``, for ``train``."""
+    rows of ``ids`` ``(N, T)`` and their ``labels`` ``(N,)``, for ``train``.
+
+    ``pad_id``: the rows are right-padded with it; each batch is then cut after its
+    longest row, so a batch of short texts does not pay for the longest one."""
     for name, x in (("ids", ids), ("labels", labels)):
         if not isinstance(x, Tensor) or x.is_floating_point():
             seen = x.dtype if isinstance(x, Tensor) else type(x).__name__
@@ -233,8 +238,15 @@ def labelled_batches(ids: Tensor, labels: Tensor, batch_size: int) -> BatchFn:
             f"{labels.tolist()[:8]}."
         )
 
+    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)):
+        raise ValueError(f"labelled_batches: pad_id must be an int, got {pad_id!r}.")
+    lengths = None if pad_id is None else (ids != pad_id).sum(dim=1)  # (N,)
+
     def batch_fn(generator: torch.Generator) -> tuple[Tensor, Tensor]:
         rows = torch.randint(0, len(labels), (batch_size,), generator=generator)
-        return ids[rows], labels[rows]
+        if lengths is None:
+            return ids[rows], labels[rows]
+        T = max(int(lengths[rows].max()), 1)  # the longest row of this batch
+        return ids[rows, :T], labels[rows]
 
     return batch_fn

