@@ -152,6 +152,18 @@ def test_readme_badges_point_at_existing_notebooks():
     )
 
 
+def test_the_chinese_readme_links_every_chapter_and_both_readmes_link_each_other():
+    zh = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((notebooks/\d\d_\w+\.ipynb)\)", zh))
+    chapters = {p for p in IDS if "/solutions/" not in p}
+    assert linked == chapters, f"README.zh-CN.md: {chapters ^ linked}"
+    assert "(README.zh-CN.md)" in en.split("\n## ")[0]  # in the README's first lines
+    assert "(README.md)" in zh.split("\n## ")[0]
+    for text in (en, zh):
+        assert "docs/glossary.md" in text
+
+
 def test_sanitizer_hides_round_off_but_not_exactness_or_real_errors():
     from nbval.plugin import get_sanitize_patterns  # nbval's own reader of the file
 
