@@ -7,13 +7,15 @@
 Shape: num_layers=4, num_heads=4, d_model=128, block_size=64, batch_size=12, dropout=0,
 AdamW lr 1e-3, on a character corpus (``--text-file``, default the built-in one).
 It runs ``course_lib.training.train`` itself, the loop chapter 07 teaches. Prints
-ms/iter, tokens/s and the final train/val losses; the last line is one JSON
-object. ``--compile`` and ``--autocast bfloat16`` set ``TrainConfig``'s options
-(chapter 11); ``--warmup-iters`` steps run first, untimed, and their time (which holds
-the compilation) is reported apart, as ``first_call_s``. With ``--target-val-loss``
-it trains with our own recipe (warmup + cosine, higher peak lr) at the same model
-size, evaluating every ``--eval-interval`` steps, and reports the wall time to reach
-the target (evaluation and compilation included).
+ms/iter, tokens/s and the final train/val losses, and the limit this CPU sets:
+FLOPs per step over the measured rate of a matrix product of the step's own shape.
+The last line is one JSON object. ``--compile`` and ``--autocast bfloat16`` set
+``TrainConfig``'s options (chapter 11); ``--warmup-iters`` steps run first, untimed,
+and their time (which holds the compilation) is reported apart, as
+``first_call_s``. With ``--target-val-loss`` it trains with our own recipe (warmup +
+cosine, higher peak lr) at the same model size, evaluating every
+``--eval-interval`` steps, and reports the wall time to reach the target
+(evaluation and compilation included).
 
 1.886 is what nanoGPT's CPU recipe reaches on Shakespeare; on this course's built-in
 corpus the same recipe (nanoGPT's own train.py, 2000 iterations, run once beside this
@@ -35,6 +37,31 @@ from course_lib.corpora import load_corpus
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.tokenizers import CharTokenizer
 from course_lib.training import TrainConfig, evaluate, train
+
+
+def flops_per_step(model: GPT, batch: int, T: int) -> float:
+    """Training FLOPs of one step, the usual count: 6 per parameter that multiplies
+    (every Linear and the output layer; not the embedding lookups) per token, plus
+    attention's scores and weighted sum, 12 * layers * T * width per token (forward
+    2 + backward 4 for each of the two products)."""
+    c = model.config
+    multiplying = sum(
+        m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)
+    )
+    per_token = 6 * multiplying + 12 * c.num_layers * T * c.d_model
+    return per_token * batch * T
+
+
+def matmul_gflops(repeats: int = 50) -> float:
+    """The measured rate of one of the step's own matrix products (768 x 128 by
+    128 x 512, the MLP's), at the threads torch uses: the most this CPU gives."""
+    a, w = torch.randn(12 * 64, 128), torch.randn(512, 128)
+    for _ in range(5):
+        a @ w.T
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ w.T
+    return 2 * a.shape[0] * 128 * 512 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def main() -> None:
@@ -136,6 +163,8 @@ def main() -> None:
     train_loss = evaluate(model, train_data, final)
     val_loss = evaluate(model, val_data, final)
     ms = 1000 * t_train / steps
+    flops, rate = flops_per_step(model, 12, 64), matmul_gflops()
+    floor_ms = flops / (rate * 1e9) * 1000  # every FLOP at the best matmul rate
     result = {
         "iters": steps,
         "ms_per_iter": round(ms, 2),
@@ -145,6 +174,9 @@ def main() -> None:
         "compile": args.compile,
         "autocast": args.autocast,
         "first_call_s": round(first_call, 1),
+        "gflop_per_step": round(flops / 1e9, 3),
+        "matmul_gflops": round(rate, 1),
+        "floor_ms_per_iter": round(floor_ms, 1),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
@@ -154,6 +186,11 @@ def main() -> None:
     print(
         f"{ms:.1f} ms/iter, {result['tokens_per_s']} tokens/s, "
         f"train {train_loss:.4f} val {val_loss:.4f}"
+    )
+    print(
+        f"{flops / 1e9:.2f} GFLOP per step at {rate:.1f} GFLOP/s (a matmul of the "
+        f"step's own shape) = {floor_ms:.1f} ms/iter if nothing but matmuls ran at "
+        f"full speed; measured {ms:.1f} ({floor_ms / ms:.0%} of that limit)"
     )
     print(json.dumps(result))
 

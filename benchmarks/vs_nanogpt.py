@@ -85,8 +85,11 @@ def nanogpt_cmd(iters: int, compile: bool, full_recipe: bool, out_dir: str) -> l
     return cmd
 
 
+THREADS = {}  # OMP_NUM_THREADS for every run, when --threads is given
+
+
 def run(cmd: list, cwd: Path) -> tuple[str, float, tuple]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **THREADS)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -205,10 +208,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--iters", type=int, default=200, help="timed iterations per run")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
+    p.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for all")
     p.add_argument("--time-to-loss", action="store_true")
     p.add_argument("--compile", action="store_true", help="ours, in --time-to-loss")
     p.add_argument("--compile-nanogpt", action="store_true", help="in --time-to-loss")
     args = p.parse_args()
+    if args.threads:
+        THREADS["OMP_NUM_THREADS"] = str(args.threads)
     nanogpt = args.nanogpt.resolve()
     if not (nanogpt / "train.py").is_file():
         raise SystemExit(
@@ -223,6 +229,7 @@ def main() -> None:
         else per_iteration(args, nanogpt)
     )
     result.update(torch=torch.__version__, cpu_capability=cpu, cores=os.cpu_count())
+    result["threads"] = args.threads or "torch's default"
     print(json.dumps(result))
 
 

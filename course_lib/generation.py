@@ -204,7 +204,6 @@ def sample_next(
 # ----------------------------------------------------------------------- the loop
 
 
-@torch.no_grad()
 def generate(
     model,
     idx: Tensor,
@@ -242,22 +241,26 @@ def generate(
     block_size = model.config.block_size
     was_training = model.training
     model.eval()
+    # inference_mode is no_grad and more: it also skips autograd's bookkeeping on
+    # every tensor (version counters), which a one-token step pays on each of its ops
     try:
-        caches = None
-        seq = idx.long()
-        for _ in range(max_new_tokens):
-            if not use_cache:
-                logits, _ = model(seq[:, -block_size:])
-            elif caches is None or len(caches[0]) + 1 > block_size:
-                caches = model.new_caches()  # (re-)prime on the cropped window
-                logits, _ = model(seq[:, -block_size:], caches=caches)
-            else:
-                logits, _ = model(seq[:, -1:], caches=caches)  # only the newest token
-            nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
-            seq = torch.cat([seq, nxt], dim=1)  # (B, T) -> (B, T+1)
+        with torch.inference_mode():
+            caches = None
+            seq = idx.long()
+            for _ in range(max_new_tokens):
+                if not use_cache:
+                    logits, _ = model(seq[:, -block_size:])
+                elif caches is None or len(caches[0]) + 1 > block_size:
+                    caches = model.new_caches()  # (re-)prime on the cropped window
+                    logits, _ = model(seq[:, -block_size:], caches=caches)
+                else:  # only the newest token
+                    logits, _ = model(seq[:, -1:], caches=caches)
+                knobs = (temperature, top_k, top_p, generator)
+                nxt = sample_next(logits[:, -1, :], *knobs)
+                seq = torch.cat([seq, nxt], dim=1)  # (B, T) -> (B, T+1)
     finally:
         model.train(was_training)
-    return seq
+    return seq.clone()  # an ordinary tensor: inference-mode ones cannot enter autograd
 
 
 # ----------------------------------------------------------------------- beam search

@@ -100,6 +100,7 @@ class KVCache:
             self._k[:, :, self._len : end] = k  # write into the room left
             self._v[:, :, self._len : end] = v
             self._len = end
+            return self._k[:, :, :end], self._v[:, :, :end]
         elif self._k is None:
             self.k, self.v = k, v
         else:  # no room left, or autograd needs the old tensors: a new one
