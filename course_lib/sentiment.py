@@ -33,7 +33,7 @@ def load_sentiment_zh():
     path = course_file("sentiment_zh.json").with_suffix("")
     meta, _ = read_checkpoint(path)
     extra = meta.get("extra") or {}
-    if meta.get("model_class") != "SequenceClassifier" or "gpt_config" not in extra:
+    if not {"gpt_config", "pooling", "pad", "max_len", "tokenizer"} <= set(extra):
         raise CheckpointError(f"{path} is not the course's Chinese sentiment model.")
     gpt = GPT(GPTConfig.from_dict(extra["gpt_config"]))
     tokenizer = CharTokenizer.load(course_file(extra["tokenizer"]))

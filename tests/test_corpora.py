@@ -166,6 +166,9 @@ def test_shipped_artefacts_are_packaged_for_pip_installs():
         "gpt_zh.json",
         "gpt_zh.safetensors",
         "gpt_zh.tokenizer.json",
+        "sentiment_zh.json",
+        "sentiment_zh.safetensors",
+        "sentiment_zh_results.json",
         "baselines.json",
         "sentiment_results.json",
     ]:
