@@ -272,7 +272,7 @@ def held_out_words() -> set[str]:
 # ------------------------------------------------- associative recall (chapter 04)
 def associative_recall(
     batch_size: int,
-    num_pairs: int = 32,
+    num_pairs: int = 64,
     num_queries: int = 8,
     num_keys: int = 64,
     num_values: int = 16,
@@ -282,14 +282,17 @@ def associative_recall(
 
     Each sequence lists ``num_pairs`` key-value pairs, ``k v k v ...``, with distinct
     keys (ids ``0 .. num_keys-1``) and random values (ids ``num_keys ..
-    num_keys+num_values-1``), then ``num_queries`` of those pairs again, each pair
-    asked at most once: at a repeated key the model must predict the value seen with
-    that key before. Nothing else is predictable, so only those positions have targets.
+    num_keys+num_values-1``), then ``num_queries`` of those pairs again, drawn at
+    random among all the pairs and each asked at most once: at a repeated key the
+    model must predict the value seen with that key before. Nothing else is
+    predictable, so only those positions have targets. With fewer queries than pairs
+    (the defaults ask 8 of 64), the values not yet asked do not give the answer away.
 
     Returns ``(x, y, distance)``, each ``(B, L)`` with ``L = 2 * (num_pairs +
-    num_queries) - 1``: ``x`` the tokens, ``y`` the value to predict at a query key and
-    -1 (no target) elsewhere, ``distance`` how many positions back that key appeared
-    first (0 where there is no target).
+    num_queries) - 1`` (143 by default): ``x`` the tokens, ``y`` the value to predict
+    at a query key and -1 (no target) elsewhere, ``distance`` how many positions back
+    that key appeared first (0 where there is no target): from 2 up to ``2 *
+    (num_pairs + num_queries - 1)``, 142 by default.
     """
     sizes = dict(batch_size=batch_size, num_pairs=num_pairs, num_queries=num_queries)
     sizes.update(num_keys=num_keys, num_values=num_values)

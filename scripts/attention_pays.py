@@ -1,16 +1,18 @@
 """Chapter 04's case for attention, measured: a small GPT and an LSTM of about the same
 size trained on associative recall (``course_lib.tasks.associative_recall``), their
-accuracy by how far back the answer stands, and their training speed in tokens per
-second as the context grows. Writes ``data/attention_pays.json``.
+accuracy by how far back the answer stands, and the time of one training step of each
+as the context grows. Writes ``data/attention_pays.json``.
 
-    python scripts/attention_pays.py     # both models, then their tokens per second
-    python scripts/attention_pays.py --models GPT --lengths   # one model, no timing
+    python scripts/attention_pays.py --threads 1            # both models, then timings
+    python scripts/attention_pays.py --models GPT --lengths  # one model, no timing
+    python scripts/attention_pays.py --min-pairs 8 ...      # lists of 8 to 64 pairs
 
 (data/README.md gives the commands that made the committed file.)
 
 The models are trained with ``course_lib.training.train`` on the same batches (the
-same seed), scored on the same held-out sequences; a run replaces only the models it
-trains. The notebook only reads the file.
+same seed) and scored on the same 1,000 held-out sequences; a run replaces only the
+models it trains (and the timings, unless ``--lengths`` is given empty). The notebook
+only reads the file.
 """
 
 from __future__ import annotations
@@ -32,114 +34,146 @@ from course_lib.tasks import associative_recall
 from course_lib.training import TrainConfig, train
 from course_lib.utils import count_parameters
 
-NUM_KEYS, NUM_VALUES = 64, 16  # chance: 1 / 16
 
-
-def make_model(name: str, block_size: int) -> torch.nn.Module:
-    """The two contestants, about 110k parameters each."""
-    vocab = NUM_KEYS + NUM_VALUES
+def make_model(name: str, args, block_size: int) -> torch.nn.Module:
+    """The two contestants, of about the same number of parameters."""
+    vocab = args.num_keys + args.num_values
     if name == "GPT":
         config = GPTConfig(
-            vocab_size=vocab, block_size=block_size, num_layers=2, num_heads=4,
-            d_model=64,
+            vocab_size=vocab, block_size=block_size, num_layers=2,
+            num_heads=args.heads, d_model=args.d_model,
         )  # fmt: skip
         return GPT(config)
-    return LSTMLanguageModel(vocab, d_model=64, hidden_size=128)
+    return LSTMLanguageModel(vocab, d_model=args.d_model, hidden_size=args.hidden)
 
 
-def recall_batches(batch_size: int, num_pairs: int, num_queries: int):
-    def batch_fn(generator):
-        x, y, _ = associative_recall(
-            batch_size, num_pairs, num_queries, NUM_KEYS, NUM_VALUES, generator
-        )
-        return x, y
-
-    return batch_fn
+def task(args, batch_size: int, generator):
+    return associative_recall(
+        batch_size, args.num_pairs, args.num_queries, args.num_keys, args.num_values,
+        generator,
+    )  # fmt: skip
 
 
 @torch.no_grad()
-def accuracy_by_distance(model, num_pairs: int, num_queries: int, n: int = 1000):
-    """Overall accuracy and, per distance (query position - key position), the
-    fraction of right answers on ``n`` held-out sequences (seed 1234)."""
-    g = torch.Generator().manual_seed(1234)
-    x, y, dist = associative_recall(n, num_pairs, num_queries, NUM_KEYS, NUM_VALUES, g)
+def accuracy_by_distance(model, args, n: int = 1000):
+    """Overall accuracy, accuracy on answers 100+ positions back, and, per distance
+    (query position - key position), the fraction of right answers, on ``n``
+    held-out sequences (seed 1234)."""
+    x, y, dist = task(args, n, torch.Generator().manual_seed(1234))
+    was_training = model.training
     model.eval()
-    right = (model(x)[0].argmax(-1) == y)[y >= 0].float()
-    dist = dist[y >= 0]
+    right = torch.cat([model(xb)[0].argmax(-1) == yb for xb, yb in
+                       zip(x.split(250), y.split(250), strict=True)])  # fmt: skip
+    model.train(was_training)
+    right, dist = right[y >= 0].float(), dist[y >= 0]
     by = {int(d): round(right[dist == d].mean().item(), 4) for d in dist.unique()}
-    return round(right.mean().item(), 4), by
+    far = right[dist >= 100].mean().item()
+    return round(right.mean().item(), 4), round(far, 4), by
 
 
-def tokens_per_second(name: str, T: int, batch_size: int) -> float:
-    """Training tokens per second (forward, backward) at context ``T``."""
+def step_seconds(name: str, args, T: int, batch_size: int) -> float:
+    """Seconds of one training step (forward, backward) on a batch of context ``T``."""
     torch.manual_seed(0)
-    model = make_model(name, T)
-    x = torch.randint(0, NUM_KEYS, (batch_size, T))
+    model = make_model(name, args, T)
+    x = torch.randint(0, args.num_keys, (batch_size, T))
 
     def step():
         model.zero_grad(set_to_none=True)
         model(x, x)[1].backward()
 
-    return batch_size * T / time_call(step, repeat=3)
+    return time_call(step, repeat=3)
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="*", default=["GPT", "LSTM"])
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--num-pairs", type=int, default=8)
+    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--num-pairs", type=int, default=64)
     p.add_argument("--num-queries", type=int, default=8)
+    p.add_argument("--min-pairs", type=int, default=None)
+    p.add_argument("--num-keys", type=int, default=64)
+    p.add_argument("--num-values", type=int, default=16)
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--lengths", type=int, nargs="*", default=[64, 128, 256, 512])
+    p.add_argument("--timing-batch", type=int, default=32)
+    p.add_argument("--timing-tokens", type=int, default=4096)
     p.add_argument("--out", default="data/attention_pays.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    n, m = args.num_pairs, args.num_queries
-    block = 2 * (n + m) - 1
+    block = 2 * (args.num_pairs + args.num_queries) - 1
     config = TrainConfig(
         max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        min_lr=args.lr / 10, warmup_steps=50, weight_decay=0.0,
-        eval_interval=100, eval_steps=4, progress=False,
+        min_lr=args.lr / 10, warmup_steps=args.warmup, weight_decay=0.0,
+        eval_interval=50, eval_steps=4, progress=False,
     )  # fmt: skip
-    batches = recall_batches(args.batch_size, n, m)
+
+    def batches(generator):
+        if args.min_pairs is None:
+            x, y, _ = task(args, args.batch_size, generator)
+            return x, y
+        # a curriculum of lengths: each batch lists between min_pairs and num_pairs
+        n = torch.randint(args.min_pairs, args.num_pairs + 1, (), generator=generator)
+        short = argparse.Namespace(**{**vars(args), "num_pairs": int(n)})
+        x, y, _ = task(short, args.batch_size, generator)
+        return x, y
+
     results = {}
     for name in args.models:
         torch.manual_seed(0)
-        model = make_model(name, block)
+        model = make_model(name, args, block)
+        curve = []  # (step, held-out accuracy), at every evaluation
+
+        def score(history, name=name, model=model, curve=curve):
+            step = history["eval_step"][-1]  # held-out accuracy on 250 sequences
+            curve.append((step, accuracy_by_distance(model, args, 250)[0]))
+            print(name, curve[-1], round(history["val_loss"][-1], 3),
+                  round(history["time"][-1]), file=sys.stderr, flush=True)  # fmt: skip
+
         t0 = time.perf_counter()
-        h = train(model, batches, batches, config)
+        h = train(model, batches, batches, config, callbacks=[score])
         seconds = time.perf_counter() - t0
-        accuracy, by_distance = accuracy_by_distance(model, n, m)
+        accuracy, far, by_distance = accuracy_by_distance(model, args)
         results[name] = {
             "parameters": count_parameters(model),
             "seconds": round(seconds, 1),
             "eval_step": h["eval_step"],
             "val_loss": [round(v, 4) for v in h["val_loss"]],
+            "accuracy_curve": [a for _, a in curve],
             "accuracy": accuracy,
+            "accuracy_100_plus": far,
             "accuracy_by_distance": by_distance,
+            "command": shlex.join(["python", "scripts/attention_pays.py", *argv]),
         }
         print(name, {k: v for k, v in results[name].items() if "by" not in k},
               file=sys.stderr, flush=True)  # fmt: skip
-        results[name]["command"] = shlex.join(
-            ["python", "scripts/attention_pays.py", *(argv or [])]
-        )
-    speed = {
-        name: {T: round(tokens_per_second(name, T, 8)) for T in args.lengths}
-        for name in ("GPT", "LSTM")
-    }
-    print(speed, file=sys.stderr)
+    timing = None
+    if args.lengths:
+        # (a) a fixed batch of sequences: the tokens per step grow with T; (b) a fixed
+        # number of tokens per step, cut into fewer, longer sequences as T grows
+        timing = {"threads": args.threads, "batch_size": args.timing_batch,
+                  "tokens_per_step": args.timing_tokens}  # fmt: skip
+        for name in ("GPT", "LSTM"):
+            timing[name] = {
+                "fixed_batch": {T: round(step_seconds(name, args, T,
+                                args.timing_batch), 4) for T in args.lengths},
+                "fixed_tokens": {T: round(step_seconds(name, args, T,
+                                 args.timing_tokens // T), 4) for T in args.lengths},
+            }  # fmt: skip
+            print(name, timing[name], file=sys.stderr, flush=True)
     out_path = Path(args.out)  # read at the end: another run may have written it
     old = json.loads(out_path.read_text()) if out_path.exists() else {}
     results = {**old.get("results", {}), **results}
     out = {
-        "settings": {**vars(args), "num_keys": NUM_KEYS, "num_values": NUM_VALUES},
-        "chance": 1 / NUM_VALUES,
+        "settings": {k: v for k, v in vars(args).items() if k not in ("models", "out")},
+        "chance": 1 / args.num_values,
         "results": results,
-        "tokens_per_second": {"batch_size": 8, **speed}
-        if args.lengths
-        else old.get("tokens_per_second"),
+        "step_seconds": timing or old.get("step_seconds"),
         "machine": f"{os.cpu_count()} CPUs, torch {torch.__version__}",
     }
     out_path.write_text(json.dumps(out, indent=1) + "\n")
