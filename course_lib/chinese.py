@@ -10,6 +10,8 @@
   (``１９９８``), the reviews half-width (``1998``); both are read half-width, so one
   character means one thing. Chinese punctuation (``，。``) is left as it is.
 - :func:`encode_texts`: texts as a padded ``(N, T)`` tensor of ids for a classifier.
+- :func:`chinese_font`: an installed font that draws Chinese characters in matplotlib
+  figures, or None (matplotlib's own fonts have none: without one, labels are boxes).
 """
 
 from __future__ import annotations
@@ -137,3 +139,37 @@ def encode_texts(tokenizer, texts, max_len: int, pad: str = "\n") -> torch.Tenso
     for i, row in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row)
     return ids  # (N, T)
+
+
+def _draws_chinese(path: str) -> bool:
+    """Whether the font file has glyphs for Chinese characters: a glyph of its own
+    for each of 中 and 国, not one shared placeholder (matplotlib's "Last Resort"
+    font maps every character, to a box naming its Unicode block)."""
+    from matplotlib import ft2font  # here: the text functions need no matplotlib
+
+    try:
+        glyphs = ft2font.FT2Font(path).get_charmap()  # {code point: glyph index}
+    except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read
+        return False
+    found = {glyphs.get(ord(c)) for c in "中国"}
+    return None not in found and len(found) == 2
+
+
+def chinese_font() -> str | None:
+    """The family name of an installed font with Chinese characters (e.g. Debian's
+    fonts-noto-cjk or fonts-wqy-microhei), registered with matplotlib; ``None`` if
+    there is none. Use it as a fallback after the default font, so Latin text keeps
+    its look: ``plt.rc_context({"font.family": ["DejaVu Sans", name]})``."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    for entry in manager.ttflist:
+        if _draws_chinese(entry.fname):
+            return entry.name
+    # a font installed after matplotlib cached its list: read the files themselves
+    known = {entry.fname for entry in manager.ttflist}
+    for path in sorted(font_manager.findSystemFonts()):
+        if path not in known and _draws_chinese(path):
+            manager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+    return None

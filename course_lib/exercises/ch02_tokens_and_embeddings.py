@@ -1,5 +1,5 @@
 """Chapter 02: encoding new text with a merge table, two bugs (a merge that lets pairs
-overlap, positions read from the wrong axis), two counts to predict and a vocabulary
+overlap, positions read from the wrong axis), three counts to predict and a vocabulary
 size to change."""
 
 import functools
@@ -352,15 +352,14 @@ def check_bpe_encode(fn) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _tokens_per_char(vocab_size: int) -> float:
-    """Tokens per character of the corpus under byte-level BPE with ``vocab_size``
-    tokens, trained by the `tokenizers` library (equal to ours to 4 decimals; the
-    chapter shows it at 1,024)."""
+def _corpus_bpe(vocab_size: int):
+    """Byte-level BPE with ``vocab_size`` tokens trained on the chapter's (English)
+    corpus by the `tokenizers` library: seconds, where ours takes longer, and it
+    compresses like ours (the chapter shows it at 1,024)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     from course_lib.corpora import load_corpus
 
-    text = load_corpus("pydocs").text
     lib = Tokenizer(models.BPE())
     lib.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
@@ -368,8 +367,17 @@ def _tokens_per_char(vocab_size: int) -> float:
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    lib.train_from_iterator([text], trainer)
-    return len(lib.encode(text).ids) / len(text)
+    lib.train_from_iterator([load_corpus("pydocs").text], trainer)
+    return lib
+
+
+def _tokens_per_char(vocab_size: int) -> float:
+    """Tokens per character of the corpus under :func:`_corpus_bpe` (equal to ours to
+    4 decimals)."""
+    from course_lib.corpora import load_corpus
+
+    text = load_corpus("pydocs").text
+    return len(_corpus_bpe(vocab_size).encode(text).ids) / len(text)
 
 
 @exercise(
@@ -406,3 +414,48 @@ def check_fewer_merges(answer) -> str:
     if abs(got - full) <= 0.001:
         raise Fail(f"{got:.4f} is the 1,024 vocabulary's figure; set VOCAB_TRY = 512.")
     raise Fail(f"{got:.4f} is not what the cell prints with VOCAB_TRY = 512.")
+
+
+# --- predict: a Chinese sentence under the English-trained BPE -----------------------
+
+KITTEN = "小猫追着球跑，它很开心。"  # "The kitten chased the ball; it was happy."
+
+
+@exercise(
+    "tokens.english_bpe_chinese",
+    "predict: tokens for a 12-character Chinese sentence under the English BPE",
+    kind="predict",
+    hints=(
+        "Section 5's table: how many tokens per Chinese character did the English "
+        "BPE spend, and why that many?",
+        "None of its merges joins bytes of a Chinese character, so each byte is one "
+        "token. Count the bytes, punctuation included: ，and 。 are not ASCII.",
+        "12 characters of 3 bytes each (the full-width ，and 。 too): 36 tokens.",
+    ),
+)
+def check_english_bpe_chinese(answer) -> str:
+    got = _number(answer, "your prediction (a count of tokens)")
+    if got != int(got) or got < 0:
+        raise Fail(f"a count of tokens is a whole number, got {got}.")
+    ref = len(_corpus_bpe(1024).encode(KITTEN).ids)
+    n_bytes = len(KITTEN.encode("utf-8"))
+    if got == ref:
+        return (
+            f"{ref}: one token per byte, {n_bytes} bytes for {len(KITTEN)} characters. "
+            "The chapter's merges, learned on English text, join none of these bytes, "
+            "and the full-width ，and 。 take 3 bytes like the characters."
+        )
+    wrong = {
+        len(KITTEN): "one token per character: a tokenizer trained on English has no "
+        "merge that joins a Chinese character's bytes",
+        len(KITTEN) - 2: "that counts the characters without the punctuation, and a "
+        "Chinese character is more than one token here",
+        3 * (len(KITTEN) - 2) + 2: "，and 。 are not ASCII: full-width punctuation "
+        "takes 3 bytes in UTF-8, like the characters",
+        3 * (len(KITTEN) - 2): "the punctuation costs tokens too: ，and 。 are 3 "
+        "bytes each",
+        2 * len(KITTEN): "a Chinese character is 3 bytes in UTF-8, not 2",
+    }
+    if got in wrong:
+        raise Fail(f"{int(got)}: {wrong[got]}.")
+    raise Fail(f"{int(got)} is not it. Count the UTF-8 bytes of {KITTEN}.")
