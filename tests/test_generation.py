@@ -204,6 +204,17 @@ def test_generate_greedy_cache_equals_no_cache_and_argmax_by_hand():
     assert torch.equal(fast, seq)
 
 
+def test_generated_ids_can_be_trained_on_like_any_tensor():
+    """generate runs under inference_mode; what it returns must still enter autograd
+    (a learner fine-tunes on sampled text: an inference tensor would refuse)."""
+    model = _model()
+    out = generate(model, torch.tensor([[1, 2, 3]]), 6, temperature=0)
+    assert not out.is_inference()
+    _, loss = model.train()(out[:, :-1], out[:, 1:])
+    loss.backward()  # the embedding's backward keeps the ids
+    assert model.tok_emb.weight.grad is not None
+
+
 @pytest.mark.parametrize(
     "knobs", [{}, {"temperature": 0.8, "top_k": 4}, {"temperature": 1.3, "top_p": 0.9}]
 )
