@@ -178,3 +178,22 @@ def test_gradcheck_float64(need_weights, masking):
         return scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights)[0]
 
     assert torch.autograd.gradcheck(attend, (q, k, v))
+
+
+@pytest.mark.parametrize("T", [1, 2, 3])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_causal_queries_after_a_cache_see_the_cache_and_not_each_others_future(
+    T, need_weights
+):
+    """T new queries after S - T cached keys (the KV-cache case): the last T rows of
+    the S x S causal mask, as PyTorch computes them with that explicit mask."""
+    g = torch.Generator().manual_seed(0)
+    S = 5
+    q = torch.randn(2, 3, T, 8, generator=g)
+    k, v = torch.randn(2, 3, S, 8, generator=g), torch.randn(2, 3, S, 8, generator=g)
+    ours, _ = scaled_dot_product_attention(
+        q, k, v, is_causal=True, need_weights=need_weights
+    )
+    mask = torch.ones(S, S, dtype=torch.bool).tril()[S - T :]  # (T, S)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(ours, ref)
