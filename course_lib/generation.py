@@ -241,8 +241,7 @@ def generate(
     block_size = model.config.block_size
     was_training = model.training
     model.eval()
-    # inference_mode is no_grad and more: it also skips autograd's bookkeeping on
-    # every tensor (version counters), which a one-token step pays on each of its ops
+    # inference_mode: no_grad, and no autograd bookkeeping on any tensor either
     try:
         with torch.inference_mode():
             caches = None
@@ -255,8 +254,7 @@ def generate(
                     logits, _ = model(seq[:, -block_size:], caches=caches)
                 else:  # only the newest token
                     logits, _ = model(seq[:, -1:], caches=caches)
-                knobs = (temperature, top_k, top_p, generator)
-                nxt = sample_next(logits[:, -1, :], *knobs)
+                nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator)
                 seq = torch.cat([seq, nxt], dim=1)  # (B, T) -> (B, T+1)
     finally:
         model.train(was_training)

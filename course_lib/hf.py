@@ -240,22 +240,16 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
     """``tok`` as a ``transformers.PreTrainedTokenizerFast`` with the same ids.
 
     ``hf(text)["input_ids"] == tok.encode(text)`` and ``hf.decode(ids) ==
-    tok.decode(ids)``. No special tokens are added. A character outside a
-    ``CharTokenizer``'s vocabulary becomes its ``unk`` (``hf.unk_token``, e.g.
-    ``"\ufffd"``), as ours does; without ``unk`` both raise on it.
-    """
+    tok.decode(ids)``. No special tokens are added. A character a CharTokenizer
+    lacks becomes its ``unk`` (``hf.unk_token``); without ``unk`` both raise."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    special = {}
     if isinstance(tok, CharTokenizer):
-        # WordLevel maps an unknown character to its unk_token's id; without our
-        # ``unk`` it gets a name outside the vocabulary, so the library raises on an
-        # unknown character as ours does (instead of answering some real id).
-        unk = "[UNK]" if tok.unk is None else tok.unk
+        # an unknown character gets unk_token's id (a name outside the vocabulary
+        unk = "[UNK]" if tok.unk is None else tok.unk  # without ours: it raises)
         backend = Tokenizer(models.WordLevel(dict(tok.stoi), unk_token=unk))
-        if tok.unk is not None:
-            special["unk_token"] = tok.unk
+        special = {} if tok.unk is None else {"unk_token": tok.unk}
         # one piece per character (``\X`` would keep combining marks together)
         backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")
         backend.decoder = decoders.Fuse()
@@ -272,6 +266,7 @@ def to_hf_tokenizer(tok: CharTokenizer | BPETokenizer):
             ]
         )
         backend.decoder = decoders.ByteLevel()
+        special = {}
     else:
         raise ValueError(
             "to_hf_tokenizer: expected a CharTokenizer or BPETokenizer, got "
