@@ -319,3 +319,32 @@ def associative_recall(
     y[:, query_pos] = seq[:, query_pos + 1]
     distance[:, query_pos] = query_pos - 2 * asked
     return x, y, distance
+
+
+def copy_task(
+    batch_size: int,
+    length: int = 64,
+    vocab: int = 16,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batches of a copy task (chapter 04): ``length`` random tokens (ids ``0 ..
+    vocab-1``), a separator (id ``vocab``), then the same tokens again. Every token of
+    the copy is a target, the first half has none: it is random.
+
+    Returns ``(x, y, distance)``, each ``(B, 2 * length)``, as ``associative_recall``:
+    ``y`` the next token at positions ``length ..`` (the separator and the copy but its
+    last token) and -1 before; ``distance`` is ``length + 1`` at every target (the
+    token to predict stood that many positions before its copy, so at input position
+    ``t - length``, as in ``associative_recall``) and 0 elsewhere.
+    """
+    sizes = dict(batch_size=batch_size, length=length, vocab=vocab)
+    if not all(is_int(v) and v >= 1 for v in sizes.values()):
+        raise ValueError(f"copy_task: sizes must be ints >= 1, got {sizes}.")
+    tokens = torch.randint(0, vocab, (batch_size, length), generator=generator)
+    sep = torch.full((batch_size, 1), vocab, dtype=tokens.dtype)
+    seq = torch.cat([tokens, sep, tokens], 1)  # (B, 2 * length + 1)
+    x, y = seq[:, :-1], seq[:, 1:].clone()  # (B, 2 * length) each
+    y[:, :length] = -1  # random tokens, then the separator: nothing to learn there
+    distance = torch.zeros_like(x)
+    distance[:, length:] = length + 1
+    return x, y, distance

@@ -1,11 +1,15 @@
 """Chapter 04's case for attention, measured: a small GPT and an LSTM of about the same
 size trained on associative recall (``course_lib.tasks.associative_recall``), their
 accuracy by how far back the answer stands, and the time of one training step of each
-as the context grows. Writes ``data/attention_pays.json``.
+as the context grows. Writes ``data/attention_pays.json``. With ``--task copy`` the
+same two models learn to copy a sequence (``course_lib.tasks.copy_task``) instead, with
+accuracy by position in the copy and no timings; that writes
+``data/attention_copy.json``.
 
     python scripts/attention_pays.py --threads 1            # both models, then timings
     python scripts/attention_pays.py --models GPT --lengths  # one model, no timing
     python scripts/attention_pays.py --min-pairs 8 ...      # lists of 8 to 64 pairs
+    python scripts/attention_pays.py --task copy --length 64 --models LSTM
 
 (data/README.md gives the commands that made the committed file.)
 
@@ -30,14 +34,14 @@ import torch
 from course_lib.baselines import LSTMLanguageModel
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.profiling import time_call
-from course_lib.tasks import associative_recall
+from course_lib.tasks import associative_recall, copy_task
 from course_lib.training import TrainConfig, train
 from course_lib.utils import count_parameters
 
 
 def make_model(name: str, args, block_size: int) -> torch.nn.Module:
     """The two contestants, of about the same number of parameters."""
-    vocab = args.num_keys + args.num_values
+    vocab = args.vocab + 1 if args.task == "copy" else args.num_keys + args.num_values
     if name == "GPT":
         config = GPTConfig(
             vocab_size=vocab, block_size=block_size, num_layers=2,
@@ -48,6 +52,8 @@ def make_model(name: str, args, block_size: int) -> torch.nn.Module:
 
 
 def task(args, batch_size: int, generator):
+    if args.task == "copy":
+        return copy_task(batch_size, args.length, args.vocab, generator)
     return associative_recall(
         batch_size, args.num_pairs, args.num_queries, args.num_keys, args.num_values,
         generator,
@@ -65,6 +71,11 @@ def accuracy_by_distance(model, args, n: int = 1000):
     right = torch.cat([model(xb)[0].argmax(-1) == yb for xb, yb in
                        zip(x.split(250), y.split(250), strict=True)])  # fmt: skip
     model.train(was_training)
+    if args.task == "copy":  # by position in the copy: 0 = its first token
+        by_position = right[:, args.length :].float().mean(0)  # (length,)
+        whole = right[:, args.length :].all(1).float().mean().item()  # all right
+        by = [round(a, 4) for a in by_position.tolist()]
+        return round(by_position.mean().item(), 4), round(whole, 4), by
     right, dist = right[y >= 0].float(), dist[y >= 0]
     by = {int(d): round(right[dist == d].mean().item(), 4) for d in dist.unique()}
     far = right[dist >= 100].mean().item()
@@ -86,6 +97,9 @@ def step_seconds(name: str, args, T: int, batch_size: int) -> float:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", choices=["recall", "copy"], default="recall")
+    p.add_argument("--length", type=int, default=64)  # copy: tokens to copy
+    p.add_argument("--vocab", type=int, default=16)  # copy: distinct tokens
     p.add_argument("--models", nargs="*", default=["GPT", "LSTM"])
     p.add_argument("--steps", type=int, default=1200)
     p.add_argument("--batch-size", type=int, default=16)
@@ -103,10 +117,15 @@ def main(argv=None) -> None:
     p.add_argument("--lengths", type=int, nargs="*", default=[64, 128, 256, 512])
     p.add_argument("--timing-batch", type=int, default=32)
     p.add_argument("--timing-tokens", type=int, default=4096)
-    p.add_argument("--out", default="data/attention_pays.json")
+    p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    copying = args.task == "copy"
+    if args.out is None:
+        args.out = f"data/attention_{'copy' if copying else 'pays'}.json"
+    if copying:
+        args.lengths = []  # the timings belong to the recall file
     torch.set_num_threads(args.threads)
-    block = 2 * (args.num_pairs + args.num_queries) - 1
+    block = 2 * args.length if copying else 2 * (args.num_pairs + args.num_queries) - 1
     config = TrainConfig(
         max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         min_lr=args.lr / 10, warmup_steps=args.warmup, weight_decay=0.0,
@@ -139,18 +158,32 @@ def main(argv=None) -> None:
         h = train(model, batches, batches, config, callbacks=[score])
         seconds = time.perf_counter() - t0
         accuracy, far, by_distance = accuracy_by_distance(model, args)
-        results[name] = {
+        key = f"{name}, L={args.length}" if copying else name
+        results[key] = {
             "parameters": count_parameters(model),
             "seconds": round(seconds, 1),
             "eval_step": h["eval_step"],
             "val_loss": [round(v, 4) for v in h["val_loss"]],
             "accuracy_curve": [a for _, a in curve],
             "accuracy": accuracy,
-            "accuracy_100_plus": far,
-            "accuracy_by_distance": by_distance,
+            # recall: answers 100+ back, by distance; copy: whole copies, by position
+            ("accuracy_whole_copy" if copying else "accuracy_100_plus"): far,
+            (
+                "accuracy_by_position" if copying else "accuracy_by_distance"
+            ): by_distance,
+            **(
+                {
+                    "length": args.length,
+                    "lr": args.lr,
+                    "steps": args.steps,
+                    "warmup": args.warmup,
+                }
+                if copying
+                else {}
+            ),
             "command": shlex.join(["python", "scripts/attention_pays.py", *argv]),
         }
-        print(name, {k: v for k, v in results[name].items() if "by" not in k},
+        print(key, {k: v for k, v in results[key].items() if "by" not in k},
               file=sys.stderr, flush=True)  # fmt: skip
     timing = None
     if args.lengths:
@@ -171,7 +204,7 @@ def main(argv=None) -> None:
     results = {**old.get("results", {}), **results}
     out = {
         "settings": {k: v for k, v in vars(args).items() if k not in ("models", "out")},
-        "chance": 1 / args.num_values,
+        "chance": 1 / (args.vocab if copying else args.num_values),
         "results": results,
         "step_seconds": timing or old.get("step_seconds"),
         "machine": f"{os.cpu_count()} CPUs, torch {torch.__version__}",

@@ -340,3 +340,57 @@ def test_shipped_recall_race():
     assert max(lstm_tokens) < 1.1 * min(lstm_tokens)  # dependent steps cost it nothing
     gpt_tokens = t["GPT"]["fixed_tokens"]
     assert gpt_tokens["512"] > 2 * gpt_tokens["64"]  # attention's T^2
+
+
+# --- chapter 04: copy ---
+from course_lib.tasks import copy_task  # noqa: E402
+
+
+def test_copy_task_second_half_repeats_the_first_after_a_separator():
+    x, y, dist = copy_task(
+        6, length=10, vocab=5, generator=torch.Generator().manual_seed(0)
+    )
+    assert x.shape == y.shape == dist.shape == (6, 20)
+    assert x[:, :10].max() < 5 and (x[:, 10] == 5).all()  # tokens 0-4, separator 5
+    assert torch.equal(x[:, 11:], x[:, :9])  # the copy, but its last token
+    assert torch.equal(y[:, 10:], x[:, :10])  # every token of the copy is a target
+    assert (y[:, :10] == -1).all()  # the random first half and the separator: none
+    assert (dist[:, 10:] == 11).all() and (dist[:, :10] == 0).all()
+    t = torch.arange(10, 20)
+    assert torch.equal(x[:, t - dist[0, t] + 1], y[:, t])  # the distance finds it
+
+
+def test_copy_task_is_seeded_and_uses_the_whole_vocabulary():
+    a = copy_task(200, generator=torch.Generator().manual_seed(1))
+    b = copy_task(200, generator=torch.Generator().manual_seed(1))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert a[0].shape == (200, 128)  # the defaults: 64 tokens of 16, copied
+    assert set(a[0][:, :64].unique().tolist()) == set(range(16))
+
+
+def test_copy_task_rejects_bad_sizes():
+    for bad in (dict(batch_size=0), dict(length=0), dict(vocab=0), dict(length=2.0)):
+        with pytest.raises(
+            ValueError, match=f"copy_task: sizes.*{list(bad.values())[0]}"
+        ):
+            copy_task(**{"batch_size": 2, **bad})
+
+
+def test_shipped_copy_race():
+    """data/attention_copy.json (scripts/attention_pays.py --task copy): chapter 04."""
+    import json
+
+    from course_lib.artefacts import course_file
+
+    runs = json.loads(course_file("attention_copy.json").read_text())["results"]
+    gpt = runs["GPT, L=64"]
+    assert (gpt["length"], gpt["steps"], len(gpt["accuracy_by_position"])) == (
+        64,
+        1200,
+        64,
+    )
+    assert gpt["accuracy_whole_copy"] > 0.99 and min(gpt["accuracy_by_position"]) > 0.99
+    for L in (32, 64):  # the LSTM at chance
+        assert abs(runs[f"LSTM, L={L}"]["accuracy"] - 1 / 16) < 0.005
+        assert len(runs[f"LSTM, L={L}"]["accuracy_by_position"]) == L
+    assert 0.09 < runs["LSTM, L=16"]["accuracy"] < 0.11
