@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -187,6 +189,14 @@ def validation_loss(model: nn.Module, val_data, block_size: int = 64) -> float:
     return evaluate(model, val_data, TrainConfig(block_size=block_size, progress=False))
 
 
+def _quiet_compiler_notices() -> None:
+    """Two notices the compiler prints on some installs that say nothing about the
+    run: "No CUDA runtime is found" (a CUDA build of torch on a CPU machine, as on
+    Colab) and "Guards may run slower on Python 3.13.0"."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", "Guards may run slower", RuntimeWarning)
+
+
 def train(
     model: nn.Module,
     train_data,
@@ -253,6 +263,7 @@ def train(
     net = distributed.wrap(model, context)  # DDP, or the model itself
     net.train()
     if config.compile:  # forward and backward as compiled kernels (chapter 11)
+        _quiet_compiler_notices()
         net = torch.compile(net)
     autocast = (  # bfloat16 matrix products in the forward; weights stay float32
         torch.autocast(device.type, dtype=torch.bfloat16)

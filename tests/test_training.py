@@ -540,3 +540,20 @@ def test_cli_passes_autocast_and_compile_to_the_run(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         train_gpt.main(base)
     assert seen["config"].compile is False and seen["config"].autocast is None
+
+
+def test_compiling_quiets_only_the_compilers_notices_that_say_nothing_about_the_run():
+    """On Colab (a CUDA build of torch, no GPU, Python 3.13.0) compiling printed two
+    notices to stderr, which fail a notebook under nbval; other warnings still show."""
+    import logging
+    import warnings
+
+    from course_lib.training import _quiet_compiler_notices
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _quiet_compiler_notices()
+        warnings.warn("Guards may run slower on Python 3.13.0.", RuntimeWarning)
+        warnings.warn("something else", RuntimeWarning)
+    assert [str(w.message) for w in seen] == ["something else"]
+    assert logging.getLogger("torch.utils.cpp_extension").level == logging.ERROR
