@@ -553,7 +553,8 @@ def test_compiling_quiets_only_the_compilers_notices_that_say_nothing_about_the_
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         _quiet_compiler_notices()
-        warnings.warn("Guards may run slower on Python 3.13.0.", RuntimeWarning)
-        warnings.warn("something else", RuntimeWarning)
+        notice = "Guards may run slower on Python 3.13.0."
+        warnings.warn(notice, RuntimeWarning, stacklevel=1)
+        warnings.warn("something else", RuntimeWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something else"]
     assert logging.getLogger("torch.utils.cpp_extension").level == logging.ERROR
